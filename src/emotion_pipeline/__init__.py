@@ -1,0 +1,1 @@
+"""Emotion classification pipeline: VGG16 transfer learning driven by DVC."""

@@ -1,0 +1,86 @@
+"""Batch prediction over files with per-file errors: shared by the evaluate stage and the CLI."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emotion_pipeline.images import ImageError, load_image
+from emotion_pipeline.model import load_classifier
+
+
+@dataclass
+class Predictions:
+    """Probabilities for the files that loaded, and one reason for each file that did not."""
+
+    paths: list[str] = field(default_factory=list)
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Classifier:
+    """A saved model loaded once, with its class names and input size."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        self.model, self.classes, self.image_size = load_classifier(model_path)
+
+    def predict_arrays(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities for a batch of uint8 RGB images already at the model's size."""
+        return np.asarray(self.model(images.astype("float32"), training=False), dtype="float64")
+
+    def predict_bytes(self, data: bytes) -> dict[str, float]:
+        """Class probabilities for one encoded image; raises `ImageError` for a bad one."""
+        probabilities = self.predict_arrays(load_image(data, self.image_size)[None])[0]
+        return dict(zip(self.classes, map(float, probabilities), strict=True))
+
+    def predict_files(
+        self,
+        paths: Sequence[str | Path],
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Predictions:
+        """Load in parallel and predict in batches; a bad file is recorded, never fatal."""
+        result = Predictions()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for start, batch in _chunks(paths, batch_size):
+                images = []
+                for path, loaded in zip(batch, pool.map(self._try_load, batch), strict=True):
+                    if isinstance(loaded, str):
+                        result.errors.append((str(path), loaded))
+                    else:
+                        result.paths.append(str(path))
+                        images.append(loaded)
+                if images:
+                    result.probabilities.extend(self.predict_arrays(np.stack(images)))
+                if progress:
+                    progress(start + len(batch), len(paths))
+        return result
+
+    def _try_load(self, path: str | Path) -> np.ndarray | str:
+        try:
+            return load_image(Path(path), self.image_size)
+        except ImageError as error:
+            return str(error)
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[tuple[int, Sequence]]:
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]
+
+
+def stderr_progress(label: str) -> Callable[[int, int], None]:
+    """A progress callback printing `label: done/total images (rate img/s)` on stderr."""
+    started = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        end = "\n" if done >= total else "\r"
+        print(f"{label}: {done}/{total} images ({rate:.1f} img/s)", end=end, file=sys.stderr, flush=True)
+
+    return report

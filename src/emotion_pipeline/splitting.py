@@ -1,0 +1,74 @@
+"""A stratified, seeded split that works for small classes and gives the same files every time."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+MIN_PER_CLASS = 5  # fewer cannot keep every split within one image of its share
+
+
+class SplitError(ValueError):
+    """The data cannot be split as asked; the message names the class and its counts."""
+
+
+def split_counts(n: int, test_fraction: float, val_fraction: float) -> dict[str, int]:
+    """Images of one class per split: test first, then validation from the rest, at least one each."""
+    n_test = max(1, round(n * test_fraction))
+    n_val = max(1, round((n - n_test) * val_fraction))
+    return {"train": n - n_test - n_val, "val": n_val, "test": n_test}
+
+
+def stratified_split(
+    items: Sequence[tuple[str, str]], test_fraction: float, val_fraction: float, seed: int
+) -> dict[str, list[tuple[str, str]]]:
+    """Split (path, label) pairs per class with the same proportions; output sorted by path."""
+    by_label: dict[str, list[str]] = {}
+    for path, label in sorted(items):
+        by_label.setdefault(label, []).append(path)
+    counts = {label: len(paths) for label, paths in by_label.items()}
+    if len(by_label) < 2:
+        raise SplitError(f"need at least 2 classes to classify, found {len(by_label)}: {counts}")
+    small = {label: n for label, n in counts.items() if n < MIN_PER_CLASS}
+    if small:
+        raise SplitError(
+            f"class {', '.join(small)} has too few images to stratify ({small}; at least "
+            f"{MIN_PER_CLASS} per class are needed); all counts: {counts}"
+        )
+    rng = np.random.default_rng(seed)
+    result: dict[str, list[tuple[str, str]]] = {name: [] for name in SPLITS}
+    for label, paths in by_label.items():
+        order = rng.permutation(len(paths))
+        sizes = split_counts(len(paths), test_fraction, val_fraction)
+        start = 0
+        for name in ("test", "val", "train"):
+            result[name] += [(paths[i], label) for i in order[start : start + sizes[name]]]
+            start += sizes[name]
+    return {name: sorted(rows) for name, rows in result.items()}
+
+
+def to_csv(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("path", "label")) -> str:
+    """CSV text with Unix newlines, identical bytes for identical rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_split(path: str | Path) -> tuple[list[str], list[str]]:
+    """The paths and labels of one split file."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [row["path"] for row in rows], [row["label"] for row in rows]
+
+
+def class_counts(split: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, int]]:
+    """Images per class per split, for the counts JSON and the distribution plot."""
+    return {name: dict(sorted(Counter(label for _, label in rows).items())) for name, rows in split.items()}

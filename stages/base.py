@@ -1,0 +1,46 @@
+"""Stage base: the VGG16 convolutional base's weights, fetched or made once and cached by DVC."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emotion_pipeline.model import WeightsUnavailable, build_vgg16, fetch_imagenet_weights, seed_everything
+from emotion_pipeline.params import load_params
+
+
+def resolve_weights(weights: str) -> Path | None:
+    """`imagenet` → Keras' hash-checked download, `none` → random init, anything else → a file."""
+    if weights == "imagenet":
+        return fetch_imagenet_weights()
+    if weights == "none":
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsUnavailable(f"model.weights file not found: {path} (use imagenet, none or a path)")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", required=True, help="weights file to write (.weights.h5)")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+
+    seed_everything(params["seed"])
+    try:
+        source = resolve_weights(str(params["model"]["weights"]))
+    except WeightsUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    base = build_vgg16(source)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    base.save_weights(args.out)
+    print(f"base: VGG16 weights from {source or 'random init'} → {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

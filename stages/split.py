@@ -1,0 +1,63 @@
+"""Stage split: find every image, check it decodes, and write a stratified, seeded split.
+
+Every file under the data folder is either in a split or in `skipped.csv` with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emotion_pipeline.images import ImageError, find_images, load_image
+from emotion_pipeline.params import load_params, write_atomic, write_json
+from emotion_pipeline.splitting import SPLITS, SplitError, class_counts, stratified_split, to_csv
+
+CHECK_SIZE = 8  # decoding at a tiny size proves the file is readable without keeping pixels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--out-dir", required=True)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+
+    try:
+        candidates, skipped = find_images(Path(args.data_dir))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    usable: list[tuple[str, str]] = []
+    for index, candidate in enumerate(candidates, 1):
+        try:
+            load_image(candidate.path, CHECK_SIZE)
+            usable.append((candidate.path.as_posix(), candidate.label))
+        except ImageError as error:
+            skipped.append((candidate.path, str(error)))
+        if index % 500 == 0 or index == len(candidates):
+            print(f"split: checked {index}/{len(candidates)} files", file=sys.stderr)
+
+    try:
+        split = stratified_split(
+            usable, params["data"]["test_fraction"], params["data"]["val_fraction"], params["seed"]
+        )
+    except SplitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+    out = Path(args.out_dir)
+    for name in SPLITS:
+        write_atomic(out / f"{name}.csv", to_csv(split[name]))
+    write_atomic(out / "skipped.csv", to_csv(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason")))
+    counts = class_counts(split)
+    write_json(out / "counts.json", counts)
+    for name in SPLITS:
+        print(f"split: {name:5s} {sum(counts[name].values()):6d} images {counts[name]}")
+    print(f"split: skipped {len(skipped)} files (see {out / 'skipped.csv'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Stage train: the report's head on the frozen VGG16 (from cached features, or online), then
+optional fine-tuning; saves one classifier that takes raw RGB and holds its class names."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from dvclive import Live
+
+from emotion_pipeline.data import one_hot
+from emotion_pipeline.model import (
+    assemble,
+    build_augmentation,
+    build_head,
+    build_vgg16,
+    distribution_strategy,
+    seed_everything,
+    set_precision,
+)
+from emotion_pipeline.params import load_params
+from emotion_pipeline.splitting import read_split
+from emotion_pipeline.training import class_weights, compile_model, fit, image_batches, set_trainable_blocks
+
+
+def cached(features_dir: Path, name: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and one-hot labels of one split from the feature stage."""
+    with np.load(features_dir / f"{name}.npz") as data:
+        return data["features"], one_hot(list(data["labels"]), classes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--split-dir", required=True)
+    parser.add_argument("--features-dir", required=True)
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--live-dir", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    train, model_params, size, seed = params["train"], params["model"], params["image_size"], params["seed"]
+
+    seed_everything(seed)
+    policy = set_precision(params["precision"])
+    split = Path(args.split_dir)
+    train_paths, train_labels = read_split(split / "train.csv")
+    val_paths, val_labels = read_split(split / "val.csv")
+    classes = sorted(set(train_labels))
+    weights = class_weights(train_labels, classes) if train["class_weights"] else None
+    online = train["mode"] == "online" or train["trainable_base"]
+    print(f"train: {len(train_paths)} images, classes {classes}, {policy}, {'online' if online else 'cached'}")
+
+    def images(paths: list[str], labels: list[str], shuffle: bool):  # noqa: ANN202
+        return image_batches(paths, labels, classes, size, params["batch_size"], seed if shuffle else None)
+
+    live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
+    with distribution_strategy().scope():
+        base = build_vgg16(args.base, size)
+        head = build_head(base.output_shape[1:], classes, model_params["dense_units"], model_params["dropout"])
+        model = assemble(base, head, classes, size, build_augmentation(params["augment"], seed))
+        if online:
+            set_trainable_blocks(base, None if train["trainable_base"] else 0)
+            compile_model(model, model_params["learning_rate"], train["label_smoothing"])
+            epoch = fit(
+                model,
+                images(train_paths, train_labels, True),
+                images(val_paths, val_labels, False),
+                params["epochs"],
+                params,
+                live,
+                weights,
+            )
+        else:
+            set_trainable_blocks(base, 0)
+            compile_model(head, model_params["learning_rate"], train["label_smoothing"])
+            features = Path(args.features_dir)
+            epoch = fit(
+                head,
+                cached(features, "train", classes),
+                cached(features, "val", classes),
+                params["epochs"],
+                params,
+                live,
+                weights,
+            )
+        if train["finetune_epochs"]:
+            print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
+            set_trainable_blocks(base, int(train["finetune_blocks"]))
+            compile_model(model, train["finetune_learning_rate"], train["label_smoothing"])
+            fit(
+                model,
+                images(train_paths, train_labels, True),
+                images(val_paths, val_labels, False),
+                train["finetune_epochs"],
+                params,
+                live,
+                weights,
+                initial_epoch=epoch,
+            )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    live.end()
+    print(f"train: saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
