@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-dir", required=True)
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--predictions", required=True, help="CSV of actual,predicted to write")
+    parser.add_argument("--crossval", help="the crossval stage's JSON, reported beside the test split")
     args = parser.parse_args(argv)
     params = load_params(args.params)
 
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     probabilities = np.stack(result.probabilities)
     metrics = classification_metrics(labels, probabilities, classifier.classes)
+    repeated = json.loads(Path(args.crossval).read_text()) if args.crossval else {}
+    if repeated.get("folds"):
+        metrics["repeated"] = repeated
     write_json(args.metrics, metrics)
     predicted = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
     write_atomic(args.predictions, to_csv(list(zip(paths, labels, predicted, strict=True)), ("path", "actual", "predicted")))

@@ -1,7 +1,9 @@
-"""Stage features: run the frozen VGG16 once per image (K augmented views per training image).
+"""Stage features: run the frozen VGG16 once per image, so the head trains on features.
 
-Changing epochs, learning rate, dropout or dense units then re-trains only the small head.
-In `train.mode: online` nothing is computed here: training runs the full network itself.
+Per split it stores `views` (K augmented views of each image) where images are trained on, and
+`plain` (each image as it is) where they are scored: training images get views, validation images
+plain features; with `crossval.folds` every image gets both, since each is trained on in some fold
+and scored in another. In `train.mode: online` nothing is computed: training runs the network.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import numpy as np
 from emotion_pipeline.features import extract
 from emotion_pipeline.model import build_augmentation, build_vgg16, feature_extractor, seed_everything, set_precision
 from emotion_pipeline.params import load_params
-from emotion_pipeline.splitting import read_split
+from emotion_pipeline.splitting import SPLITS, read_split
+
+NONE = np.zeros((0,), "float32")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,28 +34,28 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if params["train"]["mode"] == "online":
-        for name in ("train", "val"):
-            np.savez(out / f"{name}.npz", features=np.zeros((0,), "float32"), labels=np.array([], dtype=str))
+        for name in SPLITS:
+            np.savez(out / f"{name}.npz", views=NONE, plain=NONE, labels=np.array([], dtype=str))
         print("features: train.mode is online, no features cached")
         return 0
 
     seed_everything(params["seed"])
     policy = set_precision(params["precision"])
-    size, batch = params["image_size"], params["batch_size"]
+    size, batch, views = params["image_size"], params["batch_size"], int(params["augment"]["views"])
     extractor = feature_extractor(build_vgg16(args.base, size), size)
-    augment = params["augment"]
-    views = int(augment["views"])
+    augmentation = build_augmentation(params["augment"], params["seed"])
+    crossval = int(params["crossval"]["folds"]) > 0
     print(f"features: {size}px, {policy}, {views} augmented views per training image")
 
-    train_paths, train_labels = read_split(Path(args.split_dir) / "train.csv")
-    features = extract(
-        extractor, train_paths, size, batch, "train", views, build_augmentation(augment, params["seed"])
-    )
-    np.savez(out / "train.npz", features=features, labels=np.repeat(train_labels, views))
-
-    val_paths, val_labels = read_split(Path(args.split_dir) / "val.csv")
-    np.savez(out / "val.npz", features=extract(extractor, val_paths, size, batch, "val"), labels=val_labels)
-    print(f"features: {features.shape[0]} training rows of shape {features.shape[1:]} → {out}")
+    for name in SPLITS:
+        paths, labels = read_split(Path(args.split_dir) / f"{name}.csv")
+        augmented = NONE
+        if name == "train" or crossval:
+            augmented = extract(extractor, paths, size, batch, f"{name} views", views, augmentation)
+            augmented = augmented.reshape(len(paths), views, *augmented.shape[1:])
+        plain = extract(extractor, paths, size, batch, name) if name != "train" or crossval else NONE
+        np.savez(out / f"{name}.npz", views=augmented, plain=plain, labels=np.array(labels))
+    print(f"features: {extractor.output_shape[1:]} per image → {out}")
     return 0
 
 

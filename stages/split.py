@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
-from emotion_pipeline.images import ImageError, find_images, load_image
+from emotion_pipeline.images import ImageError, class_folders, find_images, load_image
 from emotion_pipeline.params import load_params, write_atomic, write_json
 from emotion_pipeline.splitting import SPLITS, SplitError, class_counts, stratified_split, to_csv
 
 CHECK_SIZE = 8  # decoding at a tiny size proves the file is readable without keeping pixels
+
+
+def warn_unused_classes(data_dir: Path, files: Counter[str], used: set[str]) -> None:
+    """Name the class folders left out for want of a readable image: an empty folder is not a class."""
+    names = [folder.name for folder in class_folders(data_dir) if folder.name not in used]
+    unused = [
+        f"{name} ({files[name]} file(s), none readable)" if files[name] else f"{name} (empty)"
+        for name in names
+    ]
+    if unused:
+        print(f"split: ignoring class folders without a usable image: {', '.join(unused)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params(args.params)
 
+    data_dir = Path(args.data_dir)
     try:
-        candidates, skipped = find_images(Path(args.data_dir))
+        candidates, skipped = find_images(data_dir)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -38,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append((candidate.path, str(error)))
         if index % 500 == 0 or index == len(candidates):
             print(f"split: checked {index}/{len(candidates)} files", file=sys.stderr)
+    warn_unused_classes(data_dir, Counter(c.label for c in candidates), {label for _, label in usable})
 
     try:
         split = stratified_split(
@@ -50,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out_dir)
     for name in SPLITS:
         write_atomic(out / f"{name}.csv", to_csv(split[name]))
-    write_atomic(out / "skipped.csv", to_csv(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason")))
+    write_atomic(
+        out / "skipped.csv", to_csv(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason"))
+    )
     counts = class_counts(split)
     write_json(out / "counts.json", counts)
     for name in SPLITS:

@@ -22,13 +22,22 @@ from emotion_pipeline.model import (
 )
 from emotion_pipeline.params import load_params
 from emotion_pipeline.splitting import read_split
-from emotion_pipeline.training import class_weights, compile_model, fit, image_batches, set_trainable_blocks
+from emotion_pipeline.training import (
+    class_weights,
+    compile_model,
+    fit,
+    image_batches,
+    set_trainable_blocks,
+    view_rows,
+)
 
 
-def cached(features_dir: Path, name: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Features and one-hot labels of one split from the feature stage."""
-    with np.load(features_dir / f"{name}.npz") as data:
-        return data["features"], one_hot(list(data["labels"]), classes)
+def cached(features_dir: Path, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """(features, one-hot) rows from the feature stage: every view of the training images, and
+    the validation images as they are."""
+    with np.load(features_dir / "train.npz") as train, np.load(features_dir / "val.npz") as val:
+        rows, labels = view_rows(train["views"], train["labels"])
+        return (rows, one_hot(labels, classes)), (val["plain"], one_hot(list(val["labels"]), classes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,11 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             set_trainable_blocks(base, 0)
             compile_model(head, model_params["learning_rate"], train["label_smoothing"])
-            features = Path(args.features_dir)
             epoch = fit(
                 head,
-                cached(features, "train", classes),
-                cached(features, "val", classes),
+                *cached(Path(args.features_dir), classes),
                 params["epochs"],
                 params,
                 live,

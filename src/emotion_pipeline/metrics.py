@@ -15,6 +15,7 @@ def classification_metrics(
     """Accuracy, cross-entropy loss, macro/weighted F1, per-class scores and the confusion matrix."""
     classes = list(classes)
     probabilities = np.asarray(probabilities, dtype="float64")
+    probabilities /= probabilities.sum(axis=1, keepdims=True)  # float32 softmax sums to 1 only nearly
     y_true = np.array([classes.index(label) for label in actual])
     y_pred = probabilities.argmax(axis=1)
     labels = list(range(len(classes)))
@@ -23,7 +24,7 @@ def classification_metrics(
     )
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "loss": float(log_loss(y_true, np.clip(probabilities, 1e-7, 1.0), labels=labels)),
+        "loss": float(log_loss(y_true, probabilities, labels=labels)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
         "per_class": {

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,12 @@ class Predictions:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
+def labelled(classes: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """One image's answer, the API's and the CLI's JSON alike: the top class and every probability."""
+    by_class = dict(zip(classes, map(float, probabilities), strict=True))
+    return {"label": max(by_class, key=by_class.__getitem__), "probabilities": by_class}
+
+
 class Classifier:
     """A saved model loaded once, with its class names and input size."""
 
@@ -32,12 +39,7 @@ class Classifier:
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of uint8 RGB images already at the model's size."""
-        return np.asarray(self.model(images.astype("float32"), training=False), dtype="float64")
-
-    def predict_bytes(self, data: bytes) -> dict[str, float]:
-        """Class probabilities for one encoded image; raises `ImageError` for a bad one."""
-        probabilities = self.predict_arrays(load_image(data, self.image_size)[None])[0]
-        return dict(zip(self.classes, map(float, probabilities), strict=True))
+        return np.asarray(self.model.predict_on_batch(images.astype("float32")), dtype="float64")
 
     def predict_files(
         self,

@@ -38,10 +38,15 @@ def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, fl
     return {i: float(len(labels) / (len(classes) * n)) for i, n in enumerate(counts) if n}
 
 
-def callbacks(live: Live, train: dict[str, Any]) -> list[keras.callbacks.Callback]:
+def view_rows(views: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Each image's K cached views as K training rows, each with the image's label."""
+    return views.reshape(-1, *views.shape[2:]), list(np.repeat(np.asarray(labels), views.shape[1]))
+
+
+def callbacks(live: Live | None, train: dict[str, Any], validated: bool) -> list[keras.callbacks.Callback]:
     """DVCLive logging, plus early stopping on validation loss (best weights restored) when asked."""
-    result: list[keras.callbacks.Callback] = [LiveMetrics(live)]
-    if train["early_stopping"]:
+    result: list[keras.callbacks.Callback] = [LiveMetrics(live)] if live else []
+    if train["early_stopping"] and validated:
         result.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=int(train["early_stopping"]), restore_best_weights=True
@@ -83,10 +88,10 @@ def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
 def fit(
     model: keras.Model,
     data: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
-    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
     epochs: int,
     params: dict[str, Any],
-    live: Live,
+    live: Live | None,
     weights: dict[int, float] | None,
     initial_epoch: int = 0,
 ) -> int:
@@ -100,8 +105,8 @@ def fit(
         epochs=initial_epoch + epochs,
         initial_epoch=initial_epoch,
         class_weight=weights,
-        callbacks=callbacks(live, params["train"]),
-        verbose=2,
+        callbacks=callbacks(live, params["train"], validation is not None),
+        verbose=2 if live else 0,
         **kwargs,
     )
     return initial_epoch + len(history.epoch)

@@ -1,0 +1,99 @@
+"""Benchmark: baseline (20 epochs) + improved (30 epochs), the report's way against ours.
+
+(a) the report's way: augmentation through the frozen VGG16 every epoch, float32; the 30-epoch run
+    starts from scratch (`dvc exp run -S train.mode=online -S precision=float32`, then `--force`).
+(b) ours: `dvc exp run` for the baseline, then `dvc exp run -S epochs=30` (features cached once).
+It also measures VGG16's raw forward-pass throughput beside the feature stage's, on this machine
+(a GPU, where TensorFlow sees one). Run from the project root with the environment active:
+
+    python bench/experiments.py --data ../shared/datasets/web-emotions
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(target: Path) -> Path:
+    """A git copy of the tracked project, so the benchmark never touches the workspace's outputs."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in listed.splitlines():
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "dvclive/", "dvc.lock")):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
+        subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args], cwd=target, check=True)
+    return target
+
+
+def timed(project: Path, *args: str) -> tuple[float, str]:
+    """Wall seconds and output of one command in the copy."""
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=project, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return seconds, done.stdout + done.stderr
+
+
+def forward_throughput(image_size: int, precision: str, batch: int = 32, batches: int = 6) -> float:
+    """Images per second through the frozen VGG16 on random pixels, after one warm-up batch."""
+    import tensorflow as tf
+
+    from emotion_pipeline.model import build_vgg16, feature_extractor, set_precision
+
+    set_precision(precision)
+    extractor = feature_extractor(build_vgg16(None, image_size), image_size)
+    forward = tf.function(lambda x: extractor(x, training=False))
+    images = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, image_size, image_size, 3)), tf.float32)
+    forward(images).numpy()
+    started = time.perf_counter()
+    for _ in range(batches):
+        forward(images).numpy()
+    return batch * batches / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/datasets/web-emotions")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--epochs", type=int, nargs=2, default=(20, 30), metavar=("BASELINE", "IMPROVED"))
+    parser.add_argument("--skip-report-way", action="store_true", help="time only (b)")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    print(f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
+    common = ["-S", f"data.dir={Path(args.data).resolve()}", "-S", "model.weights=none", "-S", f"image_size={args.image_size}"]
+    baseline, improved = (["-S", f"epochs={n}"] for n in args.epochs)
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp))
+        b1, out = timed(project, "dvc", "exp", "run", *common, *baseline)
+        b2, _ = timed(project, "dvc", "exp", "run", *common, *improved)
+        rates = [float(r) for r in re.findall(r"features: train \d+/\d+ images \(([\d.]+) img/s\)", out)]
+        policy = re.search(r"features: \d+px, (\S+),", out)
+        print(f"(b) ours: baseline {b1:.1f} s, improved {b2:.1f} s, together {b1 + b2:.1f} s")
+        if not args.skip_report_way:
+            online = [*common, "-S", "train.mode=online", "-S", "precision=float32"]
+            a1, _ = timed(project, "dvc", "exp", "run", "--force", *online, *baseline)
+            a2, _ = timed(project, "dvc", "exp", "run", "--force", *online, *improved)
+            print(f"(a) the report's way: baseline {a1:.1f} s, improved {a2:.1f} s, together {a1 + a2:.1f} s")
+            print(f"speed-up (a)/(b), baseline + improved: {(a1 + a2) / (b1 + b2):.1f}x")
+    if rates and policy:
+        raw = forward_throughput(args.image_size, policy.group(1))
+        print(f"feature extraction {rates[-1]:.1f} img/s ({policy.group(1)}, with augmentation and decoding) "
+              f"vs raw VGG16 forward pass {raw:.1f} img/s: ratio {raw / rates[-1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The `emotion` command: predict image files, evaluate on a labelled folder, or serve the web app.
+
+TensorFlow is imported inside the commands, so `emotion --help` answers at once. Expected
+failures (a missing model, a bad folder) end with one `error: ...` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emotion_pipeline.predict import Classifier
+
+DEFAULT_MODEL = Path("models/model.keras")
+
+
+class CommandError(Exception):
+    """An expected failure: main() prints its message as one `error:` line and exits with `status`."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def load(model_path: Path) -> Classifier:
+    """Load the model once, turning an unusable model file into a `CommandError`.
+
+    A missing file is caught before TensorFlow is imported: faster, and without its log lines.
+    """
+    if not model_path.is_file():
+        raise CommandError(f"model file not found: {model_path} (run `dvc repro` to train one)")
+    from emotion_pipeline.predict import Classifier
+
+    try:
+        return Classifier(model_path)
+    except Exception as error:  # Keras raises assorted types for a damaged or foreign file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CommandError(f"cannot load model {model_path}: {reason}") from None
+
+
+def expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to try: each file as given, each folder's non-hidden files recursively, sorted."""
+    from emotion_pipeline.images import is_hidden
+
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)  # a missing file is reported by the loader, like any unreadable one
+            continue
+        found = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p.relative_to(path)))
+        if not found:
+            problems.append((str(path), "no files in folder"))
+        files.extend(found)
+    return files, problems
+
+
+def print_table(rows: list[dict[str, Any]], classes: list[str]) -> None:
+    header = ["path", "label", *classes]
+    cells = [
+        [row["path"], row["label"], *(f"{row['probabilities'][c]:.4f}" for c in classes)] for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    for line in [header, *cells]:
+        text = [line[0].ljust(widths[0]), line[1].ljust(widths[1])]
+        text += [cell.rjust(width) for cell, width in zip(line[2:], widths[2:], strict=True)]
+        print("  ".join(text).rstrip())
+
+
+def print_csv(rows: list[dict[str, Any]], classes: list[str]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["path", "label", *classes])
+    writer.writerows([row["path"], row["label"], *(row["probabilities"][c] for c in classes)] for row in rows)
+
+
+def print_json(rows: list[dict[str, Any]], classes: list[str]) -> None:
+    print(json.dumps(rows, indent=2))
+
+
+FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str]], None]] = {
+    "table": print_table,
+    "csv": print_csv,
+    "json": print_json,
+}
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict every file; a bad file gets one stderr line and exit status 1, the rest still run."""
+    files, problems = expand(args.paths)
+    classifier = load(args.model)
+    from emotion_pipeline.predict import labelled, stderr_progress
+
+    progress = stderr_progress("predict") if sys.stderr.isatty() and len(files) > args.batch_size else None
+    result = classifier.predict_files(files, args.batch_size, progress)
+    rows = [
+        {"path": path, **labelled(classifier.classes, probabilities)}
+        for path, probabilities in zip(result.paths, result.probabilities, strict=True)
+    ]
+    FORMATS[args.format](rows, classifier.classes)
+    sys.stdout.flush()
+    for path, reason in [*problems, *result.errors]:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    return 1 if problems or result.errors else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score the model on a folder of class folders and print the metrics as JSON."""
+    from emotion_pipeline.images import class_folders, find_images
+
+    try:
+        candidates, ignored = find_images(args.dir)
+    except FileNotFoundError as error:
+        raise CommandError(str(error)) from None
+    if not candidates:
+        raise CommandError(f"no files found in class folders under {args.dir}")
+    classifier = load(args.model)
+    from emotion_pipeline.metrics import classification_metrics
+    from emotion_pipeline.predict import stderr_progress
+
+    by_name = {name.lower(): name for name in classifier.classes}
+    unknown = [folder.name for folder in class_folders(args.dir) if folder.name.lower() not in by_name]
+    if unknown:
+        raise CommandError(
+            f"folder(s) {', '.join(map(repr, unknown))} in {args.dir} match no class of the model "
+            f"(model classes: {', '.join(classifier.classes)})"
+        )
+    label_of = {str(c.path): by_name[c.label.lower()] for c in candidates}
+    result = classifier.predict_files(
+        [c.path for c in candidates], args.batch_size, stderr_progress(f"evaluate {args.dir}")
+    )
+    if not result.paths:
+        raise CommandError(f"none of the {len(candidates)} files under {args.dir} could be read", status=1)
+    metrics = classification_metrics(
+        [label_of[path] for path in result.paths], result.probabilities, classifier.classes
+    )
+    metrics["unreadable"] = [{"path": path, "reason": reason} for path, reason in result.errors]
+    metrics["ignored"] = [{"path": str(path), "reason": reason} for path, reason in ignored]
+    print(json.dumps(metrics, indent=2))
+    if result.errors:
+        print(f'warning: {len(result.errors)} file(s) could not be read (see "unreadable")', file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the web app with waitress until interrupted."""
+    import logging
+
+    classifier = load(args.model)
+    from emotion_pipeline.webapp import create_app, make_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        server = make_server(create_app(classifier), args.host, args.port, args.threads)
+    except OSError as error:  # port in use, address not local, name not resolvable
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    server.print_listen("serving on http://{}:{}")
+    server.run()
+    return 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emotion", description="Classify the emotion shown in face images.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    model_help = f"saved model (default: {DEFAULT_MODEL}, written by `dvc repro`)"
+
+    predict = commands.add_parser(
+        "predict", help="predict image files or folders", description="Predict the emotion of each image."
+    )
+    predict.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="image files or folders (recursive)"
+    )
+    predict.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    predict.add_argument("--format", choices=sorted(FORMATS), default="table", help="output format")
+    predict.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
+    predict.set_defaults(func=cmd_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score the model on a labelled folder",
+        description="Score the model on DIR, which holds one sub-folder of images per class.",
+    )
+    evaluate.add_argument("dir", type=Path, metavar="DIR", help="folder with one sub-folder per class")
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    evaluate.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    serve = commands.add_parser(
+        "serve", help="serve the web app", description="Serve the web app with waitress."
+    )
+    serve.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
+    serve.add_argument("--threads", type=positive_int, default=4, help="request threads (default: 4)")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; expected errors become one `error:` line, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

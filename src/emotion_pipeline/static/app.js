@@ -1,0 +1,93 @@
+"use strict";
+
+// Send the picked or dropped image to the API and show the answer: the label and one bar per class.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("upload-form");
+  const input = document.getElementById("file");
+  const dropzone = document.getElementById("dropzone");
+  const preview = document.getElementById("preview");
+  const dropText = document.getElementById("drop-text");
+  const status = document.getElementById("status");
+  const label = document.getElementById("label");
+  const errorBox = document.getElementById("error");
+  const bars = Array.from(document.querySelectorAll(".bar"));
+  let previewUrl = null;
+
+  // A file the browser cannot display (not an image) leaves the drop hint instead of a broken icon.
+  preview.addEventListener("error", () => {
+    preview.hidden = true;
+    dropText.hidden = false;
+  });
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    status.textContent = "Prediction failed.";
+    label.textContent = "\u2013";
+    showProbabilities({});
+  }
+
+  function showProbabilities(probabilities) {
+    const top = Object.keys(probabilities).reduce(
+      (best, name) => (best === null || probabilities[name] > probabilities[best] ? name : best), null);
+    for (const bar of bars) {
+      const p = probabilities[bar.dataset.class];
+      bar.querySelector(".fill").style.width = p === undefined ? "0%" : `${(p * 100).toFixed(1)}%`;
+      bar.querySelector(".value").textContent = p === undefined ? "\u2013" : `${(p * 100).toFixed(1)}%`;
+      bar.classList.toggle("top", bar.dataset.class === top);
+    }
+  }
+
+  function showPreview(file) {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(file);
+    preview.src = previewUrl;
+    preview.alt = `Preview of ${file.name}`;
+    preview.hidden = false;
+    dropText.hidden = true;
+  }
+
+  async function classify(file) {
+    errorBox.hidden = true;
+    label.textContent = "\u2026";
+    status.textContent = `Classifying ${file.name}\u2026`;
+    showPreview(file);
+    const body = new FormData();
+    body.append("file", file);
+    let response;
+    let answer;
+    try {
+      response = await fetch(form.action, { method: "POST", body });
+      answer = await response.json();
+    } catch (err) {
+      showError(response ? `server answered ${response.status} ${response.statusText}` : `network error: ${err.message}`);
+      return;
+    }
+    if (!response.ok) {
+      showError(answer.error || `server answered ${response.status}`);
+      return;
+    }
+    status.textContent = `Result for ${file.name}:`;
+    showProbabilities(answer.probabilities);
+    label.textContent = answer.label;
+  }
+
+  input.addEventListener("change", () => {
+    if (input.files.length) classify(input.files[0]);
+  });
+  form.addEventListener("submit", (event) => event.preventDefault());
+  for (const name of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(name, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("dragging");
+    });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    dropzone.addEventListener(name, () => dropzone.classList.remove("dragging"));
+  }
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) classify(file);
+  });
+});

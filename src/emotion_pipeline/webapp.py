@@ -1,0 +1,110 @@
+"""The web app: an upload page and a JSON prediction API around one model loaded per process.
+
+Uploads stay in memory (never saved, never under the client's file name) and every failure is
+answered as JSON with a one-line reason, so neither the page nor an API client ever sees a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from flask import Flask, Request, Response, jsonify, render_template, request
+from waitress.server import create_server
+from werkzeug.exceptions import HTTPException
+
+from emotion_pipeline.images import ImageError, load_image
+from emotion_pipeline.predict import Classifier, labelled
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
+# temporary file) and refuses larger ones before reading them; between the two limits Flask answers
+# with its JSON 413.
+MAX_REQUEST_BYTES = 2 * MAX_UPLOAD_BYTES
+UPLOAD_FIELD = "file"
+
+
+class InMemoryRequest(Request):
+    """A request whose file uploads are buffered in memory: Werkzeug spools those over 500 KB to disk."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def create_app(model: str | Path | Classifier) -> Flask:
+    """The Flask app; the model is loaded here, once per process, unless a `Classifier` is given."""
+    classifier = model if isinstance(model, Classifier) else Classifier(model)
+    # Decoding runs in parallel across waitress threads; the model call itself is serialised.
+    model_lock = threading.Lock()
+
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
+    app.json.sort_keys = False  # keep probabilities in the model's class order
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", classes=classifier.classes, max_mb=MAX_UPLOAD_BYTES // 2**20)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", classes=classifier.classes)
+
+    @app.post("/api/predict")
+    def predict() -> Response | tuple[Response, int]:
+        upload = request.files.get(UPLOAD_FIELD)
+        if upload is None:
+            return _error(400, f"no file uploaded: send the image as multipart form field '{UPLOAD_FIELD}'")
+        try:
+            image = load_image(upload.read(), classifier.image_size)
+        except ImageError as error:
+            return _error(400, str(error))
+        with model_lock:
+            probabilities = classifier.predict_arrays(image[None])[0]
+        return jsonify(labelled(classifier.classes, probabilities))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        if status == 413:
+            return _error(413, f"upload too large: the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+        return _error(status, f"{error.name.lower()}: {request.method} {request.path}")
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[Response, int]:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _error(500, "internal error")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
+        )
+        return response
+
+    return app
+
+
+def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
+    """A waitress server for the app (port 0 picks a free port); call `.run()` to serve."""
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=MAX_REQUEST_BYTES,
+        inbuf_overflow=MAX_REQUEST_BYTES,
+    )

@@ -1,0 +1,172 @@
+"""The `emotion` command, run in-process through main() (plus one run of the installed script)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from emotion_pipeline.cli import main
+from emotion_pipeline.predict import Classifier
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path, make_image: Callable[..., bytes]) -> Path:
+    """Two good images (one nested), two bad files, and a hidden file that must be skipped."""
+    root = tmp_path / "photos"
+    (root / "nested").mkdir(parents=True)
+    (root / "a.png").write_bytes(make_image("PNG", seed=1))
+    (root / "nested" / "b.jpeg").write_bytes(make_image("JPEG", seed=2))
+    (root / "notes.jpg").write_text("not an image\n")
+    (root / "empty.png").write_bytes(b"")
+    (root / ".DS_Store").write_bytes(b"\0\1junk")
+    return root
+
+
+@pytest.fixture
+def class_folder(tmp_path: Path, make_image: Callable[..., bytes]) -> Path:
+    """An evaluation folder with capitalised class names and one unreadable file."""
+    root = tmp_path / "test"
+    for index, name in enumerate(["Angry", "HAPPY", "sad"]):
+        (root / name).mkdir(parents=True)
+        for copy in range(2):
+            (root / name / f"{copy}.png").write_bytes(make_image("PNG", seed=10 * index + copy))
+    (root / "sad" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    return root
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, list[str]]:
+    """Exit status, stdout and stderr lines of one in-process `emotion` run."""
+    status = main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return status, out, err.splitlines()
+
+
+def test_predict_table_reports_good_files_and_each_bad_file_once(
+    capsys: pytest.CaptureFixture[str], model_path: Path, classifier: Classifier, mixed_folder: Path
+) -> None:
+    status, out, err = run(capsys, "predict", mixed_folder, "--model", model_path, "--batch-size", "1")
+    assert status == 1
+    assert sorted(err) == [
+        f"error: {mixed_folder / 'empty.png'}: empty file (0 bytes)",
+        f"error: {mixed_folder / 'notes.jpg'}: not an image (unknown or unsupported format)",
+    ]
+    header, *rows = out.splitlines()
+    assert header.split() == ["path", "label", *classifier.classes]
+    assert [row.split()[0] for row in rows] == [
+        str(mixed_folder / "a.png"),
+        str(mixed_folder / "nested/b.jpeg"),
+    ]
+    assert all(row.split()[1] in classifier.classes for row in rows)
+    assert len({row.index(row.split()[1]) for row in rows}) == 1  # aligned label column
+
+
+def test_predict_csv_and_json_agree(
+    capsys: pytest.CaptureFixture[str], model_path: Path, classifier: Classifier, mixed_folder: Path
+) -> None:
+    good = [mixed_folder / "a.png", mixed_folder / "nested" / "b.jpeg"]
+    status, out, err = run(capsys, "predict", *good, "--model", model_path, "--format", "csv")
+    assert (status, err) == (0, [])
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert list(table[0]) == ["path", "label", *classifier.classes]
+    assert [row["path"] for row in table] == [str(path) for path in good]
+
+    status, out, _ = run(capsys, "predict", *good, "--model", model_path, "--format", "json")
+    assert status == 0
+    rows = json.loads(out)
+    assert [row["path"] for row in rows] == [str(path) for path in good]
+    for row, csv_row in zip(rows, table, strict=True):
+        assert list(row["probabilities"]) == classifier.classes
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, rel=1e-5)
+        assert row["label"] == csv_row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+        assert {c: float(csv_row[c]) for c in classifier.classes} == row["probabilities"]
+
+
+def test_predict_missing_file_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], model_path: Path, mixed_folder: Path
+) -> None:
+    missing = mixed_folder / "gone.png"
+    status, out, err = run(capsys, "predict", missing, mixed_folder / "a.png", "--model", model_path)
+    assert status == 1
+    assert err == [f"error: {missing}: file not found"]
+    assert len(out.splitlines()) == 2  # header and the good file
+
+
+def test_evaluate_matches_folders_case_insensitively(
+    capsys: pytest.CaptureFixture[str], model_path: Path, classifier: Classifier, class_folder: Path
+) -> None:
+    status, out, err = run(capsys, "evaluate", class_folder, "--model", model_path, "--batch-size", "4")
+    assert status == 0
+    report = json.loads(out)
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "n_images", "unreadable"} <= set(report)
+    assert report["n_images"] == 6
+    assert report["classes"] == classifier.classes
+    assert {name: scores["support"] for name, scores in report["per_class"].items()} == dict.fromkeys(
+        classifier.classes, 2
+    )
+    assert set(report["per_class"]["sad"]) == {"precision", "recall", "f1", "support"}
+    assert [sum(row) for row in report["confusion_matrix"]] == [2, 2, 2]
+    assert report["unreadable"] == [
+        {"path": str(class_folder / "sad" / "broken.jpg"), "reason": report["unreadable"][0]["reason"]}
+    ]
+    assert any("evaluate" in line and "7/7 images" in line for line in err)  # progress on stderr
+
+
+def test_evaluate_unknown_folder_names_it_and_the_classes(
+    capsys: pytest.CaptureFixture[str], model_path: Path, class_folder: Path
+) -> None:
+    (class_folder / "Neutral").mkdir()  # even empty: a misnamed folder is a mistake worth stopping for
+    status, out, err = run(capsys, "evaluate", class_folder, "--model", model_path)
+    assert (status, out, len(err)) == (2, "", 1)
+    assert err[0].startswith("error: ") and "'Neutral'" in err[0] and "angry, happy, sad" in err[0]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "serve"])
+def test_missing_model_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, class_folder: Path, command: str
+) -> None:
+    paths = [] if command == "serve" else [class_folder]
+    status, out, err = run(capsys, command, *paths, "--model", tmp_path / "none.keras")
+    assert (status, out) == (2, "")
+    assert err == [f"error: model file not found: {tmp_path / 'none.keras'} (run `dvc repro` to train one)"]
+
+
+def test_damaged_model_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    damaged = tmp_path / "model.keras"
+    damaged.write_bytes(b"PK\3\4 not really a zip")
+    status, _, err = run(capsys, "predict", tmp_path, "--model", damaged)
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith(f"error: cannot load model {damaged}: ")
+
+
+def test_serve_on_a_busy_port_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], model_path: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status, out, err = run(capsys, "serve", "--model", model_path, "--port", str(port))
+    assert (status, out) == (2, "")
+    assert err == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_installed_console_script(model_path: Path, mixed_folder: Path) -> None:
+    script = Path(sys.executable).with_name("emotion")
+    assert script.is_file(), "console script missing: run `pip install -e .`"
+    done = subprocess.run(
+        [script, "predict", mixed_folder / "a.png", "--model", model_path, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [row["path"] for row in json.loads(done.stdout)] == [str(mixed_folder / "a.png")]
+    assert "Traceback" not in done.stderr

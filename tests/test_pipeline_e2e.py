@@ -1,0 +1,149 @@
+"""End to end: the README's offline commands in a temporary git copy of the project.
+
+A small image size keeps it to a few minutes on 2 cores; everything else is the real pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE = [
+    *("-S", "data.dir=data/sample", "-S", "model.weights=none"),
+    *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),
+]
+PNGS = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
+OUTPUTS = ["dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/features"]
+
+
+def run(project: Path, *args: str) -> str:
+    """Run a command in the copy with this interpreter's tools first on PATH; fail with its output."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "400"}
+    done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh git copy of the tracked project, without any pipeline outputs."""
+    copy = tmp_path_factory.mktemp("project")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split("\n")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() and not any(name == o or name.startswith(o + "/") for o in OUTPUTS):
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    run(copy, "git", "init", "-q")
+    run(copy, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
+    run(copy, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def experiments(project: Path) -> dict[str, str]:
+    baseline = run(project, "dvc", "exp", "run", "-n", "baseline", *OFFLINE)
+    baseline_metrics = (project / "metrics/test.json").read_text()
+    split_csv = (project / "data/split/test.csv").read_bytes()
+    improved = run(project, "dvc", "exp", "run", "-n", "improved", *OFFLINE, "-S", "epochs=30")
+    return {
+        "baseline": baseline,
+        "improved": improved,
+        "baseline_metrics": baseline_metrics,
+        "baseline_split": split_csv.decode(),
+    }
+
+
+def test_baseline_writes_metrics_and_plots(project: Path, experiments: dict[str, str]) -> None:
+    metrics = json.loads(experiments["baseline_metrics"])
+    for key in ("loss", "accuracy", "macro_f1", "weighted_f1", "per_class"):
+        assert key in metrics
+    assert set(metrics["per_class"]) == {"angry", "happy", "sad"}
+    assert {"precision", "recall", "f1", "support"} <= set(metrics["per_class"]["sad"])
+    assert sum(c["support"] for c in metrics["per_class"].values()) == 12
+    repeated = metrics["repeated"]
+    assert repeated["folds"] == 3 and len(repeated["macro_f1"]["values"]) == 3
+    assert repeated["accuracy"]["std"] >= 0 and 0 <= repeated["accuracy"]["mean"] <= 1
+    for name in PNGS:
+        with Image.open(project / "plots" / name) as image:
+            assert image.format == "PNG" and image.width > 300
+    report = (project / "plots/report.md").read_text()
+    assert "training_curves.png" in report and "TensorFlow" in report
+
+
+def test_improved_reuses_the_feature_cache(experiments: dict[str, str]) -> None:
+    improved = experiments["improved"]
+    for stage in ("base", "split", "features"):
+        assert f"Stage '{stage}' didn't change, skipping" in improved
+    for stage in ("train", "crossval", "evaluate", "report"):
+        assert f"Running stage '{stage}'" in improved
+    assert "Epoch 30/30" in improved
+
+
+def test_metrics_diff_and_exp_show(project: Path, experiments: dict[str, str]) -> None:
+    diff = run(project, "dvc", "metrics", "diff", "baseline", "improved")
+    assert "metrics/test.json" in diff and "baseline" in diff and "improved" in diff
+    everything = run(project, "dvc", "metrics", "diff", "--all", "baseline", "improved")
+    for metric in ("accuracy", "macro_f1", "weighted_f1", "per_class.sad.f1"):
+        assert metric in everything
+    shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
+    names = {
+        exp["name"]: exp["data"]
+        for commit in shown
+        for run_ in commit.get("experiments") or []
+        for exp in run_["revs"]
+    }
+    assert {"baseline", "improved"} <= set(names)
+    epochs = {n: names[n]["params"]["params.yaml"]["data"]["epochs"] for n in ("baseline", "improved")}
+    assert epochs == {"baseline": 20, "improved": 30}
+    for name in ("baseline", "improved"):
+        assert "accuracy" in names[name]["metrics"]["metrics/test.json"]["data"]
+    table = run(project, "dvc", "exp", "show", "--no-pager")
+    assert "baseline" in table and "improved" in table
+
+
+def test_same_params_give_identical_split_and_metrics(project: Path, experiments: dict[str, str]) -> None:
+    run(project, "dvc", "exp", "run", "-n", "rerun", "--force", *OFFLINE, "-S", "epochs=20")
+    assert (project / "data/split/test.csv").read_text() == experiments["baseline_split"]
+    assert (project / "metrics/test.json").read_text() == experiments["baseline_metrics"]
+
+
+def test_queue_runs_two_experiments(project: Path, experiments: dict[str, str]) -> None:
+    run(project, "dvc", "exp", "run", "--queue", *OFFLINE, "-S", "epochs=2,3")
+    run(project, "dvc", "queue", "start", "-j", "2")
+    status = ""
+    for _ in range(120):
+        status = run(project, "dvc", "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            break
+        subprocess.run(["sleep", "5"], check=True)
+    assert status.count("Success") == 2, status
+    shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
+    epochs = sorted(
+        exp["data"]["params"]["params.yaml"]["data"]["epochs"]
+        for commit in shown
+        for run_ in commit.get("experiments") or []
+        for exp in run_["revs"]
+    )
+    assert epochs.count(2) == 1 and epochs.count(3) == 1
+
+
+def test_local_remote_shares_the_cache(project: Path, experiments: dict[str, str], tmp_path: Path) -> None:
+    run(project, "dvc", "remote", "add", "-f", "team", str(tmp_path / "remote"))
+    run(project, "dvc", "push", "-r", "team")
+    model = project / "models/model.keras"
+    before = model.read_bytes()
+    shutil.rmtree(project / ".dvc/cache")
+    model.unlink()
+    run(project, "dvc", "pull", "-r", "team")
+    assert model.read_bytes() == before

@@ -1,0 +1,171 @@
+"""The web app through Flask's test client: every route, every error answered as JSON, nothing on disk."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from emotion_pipeline.predict import Classifier
+from emotion_pipeline.webapp import MAX_UPLOAD_BYTES, create_app
+
+
+@pytest.fixture(scope="module")
+def client(classifier: Classifier) -> FlaskClient:
+    return create_app(classifier).test_client()
+
+
+def post_file(client: FlaskClient, data: bytes, name: str = "upload.png", field: str = "file"):
+    return client.post(
+        "/api/predict", data={field: (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
+
+
+def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A tiny PNG whose header claims a huge size: what a decompression bomb looks like to the decoder."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("PNG", "face.png"), ("JPEG", "face.jpg"), ("WEBP", "webp-named.jpg")]
+)
+def test_predict_good_image(
+    client: FlaskClient, classifier: Classifier, make_image: Callable[..., bytes], fmt: str, name: str
+) -> None:
+    response = post_file(client, make_image(fmt, (300, 200)), name)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert list(answer["probabilities"]) == classifier.classes
+    assert math.isclose(sum(answer["probabilities"].values()), 1.0, rel_tol=1e-5)
+    assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+
+
+def write_to(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_prediction_matches_the_classifier(
+    client: FlaskClient, classifier: Classifier, make_image: Callable[..., bytes], tmp_path: Path
+) -> None:
+    """The API and the file path (CLI, evaluation) give the same answer for the same bytes."""
+    data = make_image("PNG", seed=7)
+    probabilities = classifier.predict_files([write_to(tmp_path / "same.png", data)]).probabilities[0]
+    answer = post_file(client, data).get_json()
+    assert list(answer["probabilities"].values()) == pytest.approx(list(probabilities), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"just some text, not a picture\n", "x.jpg", "not an image"),
+        (os.urandom(4096), "noise.png", "not an image"),
+        (b"", "empty.png", "empty file"),
+        (png_bomb(), "bomb.png", "decompression bomb"),
+    ],
+    ids=["text-as-jpg", "random-bytes", "empty", "decompression-bomb"],
+)
+def test_bad_upload_is_400_with_reason(client: FlaskClient, data: bytes, name: str, reason: str) -> None:
+    response = post_file(client, data, name)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+
+
+def test_truncated_image_is_400(client: FlaskClient, make_image: Callable[..., bytes]) -> None:
+    data = make_image("JPEG", (400, 300))
+    response = post_file(client, data[: len(data) // 2], "cut.jpg")
+    assert response.status_code == 400
+    assert "corrupt or truncated" in response.get_json()["error"]
+
+
+def test_missing_field_is_400(client: FlaskClient, make_image: Callable[..., bytes]) -> None:
+    response = post_file(client, make_image(), field="image")
+    assert response.status_code == 400
+    assert "'file'" in response.get_json()["error"]
+    assert client.post("/api/predict").status_code == 400
+
+
+def test_upload_over_10_mb_is_413_json(client: FlaskClient) -> None:
+    response = post_file(client, b"\0" * (11 * 1024 * 1024), "big.png")
+    assert response.status_code == 413
+    assert "10 MB" in response.get_json()["error"]
+    assert MAX_UPLOAD_BYTES == 10 * 1024 * 1024
+
+
+def test_healthz(client: FlaskClient, classifier: Classifier) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "classes": classifier.classes}
+
+
+def test_index_page_has_the_form(client: FlaskClient, classifier: Classifier) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<input type="file" id="file" name="file"' in page
+    assert 'id="label"' in page
+    assert all(f'data-class="{name}"' in page for name in classifier.classes)
+    for asset in ("/static/app.js", "/static/style.css", "/static/favicon.svg"):
+        assert asset in page
+        assert client.get(asset).status_code == 200
+
+
+def test_unknown_route_and_wrong_method_are_json(client: FlaskClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.is_json and "not found" in response.get_json()["error"]
+    response = client.get("/api/predict")
+    assert response.status_code == 405
+    assert response.is_json
+
+
+def test_unexpected_error_is_500_without_traceback(
+    classifier: Classifier,
+    make_image: Callable[..., bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def explode(images: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(classifier, "predict_arrays", explode)
+    response = post_file(create_app(classifier).test_client(), make_image())
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal error"}
+    assert "secret" not in response.get_data(as_text=True)
+    assert "secret internal detail" in caplog.text  # logged server-side
+
+
+def test_uploads_never_touch_the_disk(
+    client: FlaskClient, make_image: Callable[..., bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_temporary_files(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an upload was spooled to a temporary file")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "mkstemp"):  # Linux temp files have no name to list
+        monkeypatch.setattr(tempfile, name, no_temporary_files)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    large = make_image("PNG", (800, 800))  # over Werkzeug's 500 KB in-memory limit
+    assert len(large) > 600 * 1024
+    for data, name, status in [(large, "../../escape.png", 200), (b"not an image", "x.jpg", 400)]:
+        assert post_file(client, data, name).status_code == status
+    assert sorted(tmp_path.rglob("*")) == before
