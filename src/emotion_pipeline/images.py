@@ -10,6 +10,8 @@ import io
 import re
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 MAX_PIXELS = 120_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _OPEN_LOCK = threading.Lock()
+LARGE_PIXELS = 16_000_000
+_LARGE_DECODE = threading.Lock()
 
 
 class ImageError(ValueError):
@@ -79,8 +83,8 @@ def _bomb(pixels: int | None) -> ImageError:
     return ImageError(f"possible decompression bomb: {size} is over the {MAX_PIXELS:,}-pixel limit")
 
 
-def _open(source: Path | bytes) -> Image.Image:
-    """Read and decode the first frame with Pillow, turning every failure into an `ImageError`."""
+def _read(source: Path | bytes) -> bytes:
+    """The file's bytes, or an `ImageError` saying why they cannot be read."""
     try:
         data = source if isinstance(source, bytes) else source.read_bytes()
     except FileNotFoundError:
@@ -93,17 +97,14 @@ def _open(source: Path | bytes) -> Image.Image:
         raise ImageError(f"cannot read file ({_reason(error)})") from None
     if not data:
         raise ImageError("empty file (0 bytes)")
+    return data
+
+
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Turn every failure of Pillow's decoders into an `ImageError` with a one-line reason."""
     try:
-        # Pillow warns between MAX_IMAGE_PIXELS and twice that, and raises above: both refuse here.
-        # catch_warnings swaps process-wide state, so threads take turns; opening reads only the header.
-        with _OPEN_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:  # even if another library changed Pillow's limit
-            raise _bomb(image.width * image.height)
-        image.seek(0)  # first frame of an animation
-        image.load()  # decoding runs in parallel
-        return image
+        yield
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -117,6 +118,18 @@ def _open(source: Path | bytes) -> Image.Image:
         raise ImageError("not enough memory to decode the image") from None
     except Exception as error:  # Pillow's decoders raise many types on bad bytes: struct.error, KeyError...
         raise ImageError(f"corrupt or truncated image ({_reason(error)})") from None
+
+
+def _open(data: bytes) -> Image.Image:
+    """Read the header only, refusing decompression bombs before any pixel is decoded."""
+    # Pillow warns between MAX_IMAGE_PIXELS and twice that, and raises above: both refuse here.
+    # catch_warnings swaps process-wide state, so threads take turns; opening reads only the header.
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data))
+    if image.width * image.height > MAX_PIXELS:  # even if another library changed Pillow's limit
+        raise _bomb(image.width * image.height)
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -140,15 +153,17 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def load_image(source: Path | str | bytes, size: int) -> np.ndarray:
     """Decode a file or bytes into a `size`x`size`x3 uint8 RGB array, or raise `ImageError`.
 
+    JPEGs are decoded directly at a reduced scale no smaller than `size` (Pillow's draft mode), and
+    images over LARGE_PIXELS decode one at a time, so a server's memory stays bounded under load.
     Resizing ignores the aspect ratio, as Keras' own image loaders do.
     """
-    image = _open(Path(source) if isinstance(source, str) else source)
-    try:
-        rgb = to_rgb(image)
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.uint8)
-    except MemoryError:
-        raise ImageError("not enough memory to convert the image") from None
-    except Exception as error:  # a decoded image whose mode or EXIF data Pillow cannot convert
-        raise ImageError(f"cannot convert the image to RGB ({_reason(error)})") from None
+    data = _read(Path(source) if isinstance(source, str) else source)
+    with _decoding():
+        image = _open(data)
+        with _LARGE_DECODE if image.width * image.height > LARGE_PIXELS else nullcontext():
+            image.seek(0)  # first frame of an animation
+            image.draft("RGB", (size, size))
+            rgb = to_rgb(image)
+            if rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)

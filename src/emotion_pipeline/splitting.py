@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 SPLITS = ("train", "val", "test")
-MIN_PER_CLASS = 5  # fewer cannot keep every split within one image of its share
+MIN_PER_CLASS = 7  # fewer cannot keep every split within one image of its share (one each at least)
 
 
 class SplitError(ValueError):

@@ -6,6 +6,8 @@ answered as JSON with a one-line reason, so neither the page nor an API client e
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import threading
 from pathlib import Path
@@ -98,8 +100,19 @@ def create_app(model: str | Path | Classifier) -> Flask:
     return app
 
 
+def return_large_buffers_to_the_os() -> None:
+    """Keep the server's memory flat: glibc raises its mmap threshold after the first large free, so
+    later decoded-image buffers land in per-thread heaps and stay there; a fixed threshold (glibc's
+    M_MMAP_THRESHOLD, as the MALLOC_MMAP_THRESHOLD_ variable sets it) hands each back when freed."""
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(-3, 2**20)
+    except (OSError, AttributeError):  # not glibc: its allocator has its own policy
+        pass
+
+
 def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
     """A waitress server for the app (port 0 picks a free port); call `.run()` to serve."""
+    return_large_buffers_to_the_os()
     return create_server(
         app,
         host=host,
