@@ -32,7 +32,11 @@ def copy_project(target: Path) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
-        subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args], cwd=target, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
+            cwd=target,
+            check=True,
+        )
     return target
 
 
@@ -55,7 +59,9 @@ def forward_throughput(image_size: int, precision: str, batch: int = 32, batches
     set_precision(precision)
     extractor = feature_extractor(build_vgg16(None, image_size), image_size)
     forward = tf.function(lambda x: extractor(x, training=False))
-    images = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, image_size, image_size, 3)), tf.float32)
+    images = tf.constant(
+        np.random.default_rng(0).integers(0, 256, (batch, image_size, image_size, 3)), tf.float32
+    )
     forward(images).numpy()
     started = time.perf_counter()
     for _ in range(batches):
@@ -64,7 +70,9 @@ def forward_throughput(image_size: int, precision: str, batch: int = 32, batches
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="../shared/datasets/web-emotions")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--epochs", type=int, nargs=2, default=(20, 30), metavar=("BASELINE", "IMPROVED"))
@@ -74,7 +82,14 @@ def main() -> None:
     import tensorflow as tf
 
     print(f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
-    common = ["-S", f"data.dir={Path(args.data).resolve()}", "-S", "model.weights=none", "-S", f"image_size={args.image_size}"]
+    common = [
+        "-S",
+        f"data.dir={Path(args.data).resolve()}",
+        "-S",
+        "model.weights=none",
+        "-S",
+        f"image_size={args.image_size}",
+    ]
     baseline, improved = (["-S", f"epochs={n}"] for n in args.epochs)
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp))
@@ -91,8 +106,10 @@ def main() -> None:
             print(f"speed-up (a)/(b), baseline + improved: {(a1 + a2) / (b1 + b2):.1f}x")
     if rates and policy:
         raw = forward_throughput(args.image_size, policy.group(1))
-        print(f"feature extraction {rates[-1]:.1f} img/s ({policy.group(1)}, with augmentation and decoding) "
-              f"vs raw VGG16 forward pass {raw:.1f} img/s: ratio {raw / rates[-1]:.2f}")
+        print(
+            f"feature extraction {rates[-1]:.1f} img/s ({policy.group(1)}, with augmentation and decoding) "
+            f"vs raw VGG16 forward pass {raw:.1f} img/s: ratio {raw / rates[-1]:.2f}"
+        )
 
 
 if __name__ == "__main__":

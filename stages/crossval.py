@@ -19,7 +19,7 @@ from emotion_pipeline.metrics import classification_metrics
 from emotion_pipeline.model import build_head, seed_everything, set_precision
 from emotion_pipeline.params import load_params, write_json
 from emotion_pipeline.splitting import SPLITS
-from emotion_pipeline.training import class_weights, compile_model, fit, view_rows
+from emotion_pipeline.training import class_weights, compile_model, fit, trains_online, view_rows
 
 
 def summary(values: list[float]) -> dict[str, float | list[float]]:
@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params)
     folds, seed, model_params = int(params["crossval"]["folds"]), params["seed"], params["model"]
 
-    if folds < 2 or params["train"]["mode"] == "online":
+    if folds < 2 or trains_online(params["train"]):
         write_json(args.out, {"folds": 0})
-        print("crossval: off (crossval.folds < 2, or train.mode is online)")
+        print("crossval: off (crossval.folds < 2, or training runs online)")
         return 0
     set_precision(params["precision"])
     loaded = [np.load(Path(args.features_dir) / f"{name}.npz") for name in SPLITS]
@@ -58,9 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         metrics = classification_metrics(labels[held_out], head.predict(plain[held_out], verbose=0), classes)
         for name in scores:
             scores[name].append(metrics[name])
-        print(f"crossval: fold {fold}/{folds} accuracy {metrics['accuracy']:.3f} macro-F1 {metrics['macro_f1']:.3f}")
+        print(
+            f"crossval: fold {fold}/{folds} "
+            f"accuracy {metrics['accuracy']:.3f} macro-F1 {metrics['macro_f1']:.3f}"
+        )
 
-    result = {"method": f"{folds}-fold stratified", "folds": folds, **{k: summary(v) for k, v in scores.items()}}
+    result = {
+        "method": f"{folds}-fold stratified",
+        "folds": folds,
+        **{k: summary(v) for k, v in scores.items()},
+    }
     write_json(args.out, result)
     print(
         f"crossval: accuracy {result['accuracy']['mean']:.3f} ± {result['accuracy']['std']:.3f}, "

@@ -40,8 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         metrics["repeated"] = repeated
     write_json(args.metrics, metrics)
     predicted = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
-    write_atomic(args.predictions, to_csv(list(zip(paths, labels, predicted, strict=True)), ("path", "actual", "predicted")))
-    print(f"evaluate: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} on {len(paths)} images")
+    write_atomic(
+        args.predictions,
+        to_csv(list(zip(paths, labels, predicted, strict=True)), ("path", "actual", "predicted")),
+    )
+    print(
+        f"evaluate: accuracy {metrics['accuracy']:.3f}, "
+        f"macro-F1 {metrics['macro_f1']:.3f} on {len(paths)} images"
+    )
     return 0
 
 

@@ -3,7 +3,8 @@
 Per split it stores `views` (K augmented views of each image) where images are trained on, and
 `plain` (each image as it is) where they are scored: training images get views, validation images
 plain features; with `crossval.folds` every image gets both, since each is trained on in some fold
-and scored in another. In `train.mode: online` nothing is computed: training runs the network.
+and scored in another. When training runs online (`train.mode: online`, or
+`train.trainable_base`) nothing is computed.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from emotion_pipeline.features import extract
-from emotion_pipeline.model import build_augmentation, build_vgg16, feature_extractor, seed_everything, set_precision
+from emotion_pipeline.model import (
+    build_augmentation,
+    build_vgg16,
+    feature_extractor,
+    seed_everything,
+    set_precision,
+)
 from emotion_pipeline.params import load_params
 from emotion_pipeline.splitting import SPLITS, read_split
+from emotion_pipeline.training import trains_online
 
 NONE = np.zeros((0,), "float32")
 
@@ -33,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if params["train"]["mode"] == "online":
+    if trains_online(params["train"]):
         for name in SPLITS:
             np.savez(out / f"{name}.npz", views=NONE, plain=NONE, labels=np.array([], dtype=str))
-        print("features: train.mode is online, no features cached")
+        print("features: training runs online (train.mode or train.trainable_base), no features cached")
         return 0
 
     seed_everything(params["seed"])

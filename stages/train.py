@@ -28,6 +28,7 @@ from emotion_pipeline.training import (
     fit,
     image_batches,
     set_trainable_blocks,
+    trains_online,
     view_rows,
 )
 
@@ -59,54 +60,31 @@ def main(argv: list[str] | None = None) -> int:
     val_paths, val_labels = read_split(split / "val.csv")
     classes = sorted(set(train_labels))
     weights = class_weights(train_labels, classes) if train["class_weights"] else None
-    online = train["mode"] == "online" or train["trainable_base"]
-    print(f"train: {len(train_paths)} images, classes {classes}, {policy}, {'online' if online else 'cached'}")
+    online = trains_online(train)
+    print(
+        f"train: {len(train_paths)} images, classes {classes}, {policy}, {'online' if online else 'cached'}"
+    )
 
-    def images(paths: list[str], labels: list[str], shuffle: bool):  # noqa: ANN202
-        return image_batches(paths, labels, classes, size, params["batch_size"], seed if shuffle else None)
-
+    batch = params["batch_size"]  # image datasets are lazy: nothing is decoded unless a phase uses them
+    online_data = (
+        image_batches(train_paths, train_labels, classes, size, batch, seed),
+        image_batches(val_paths, val_labels, classes, size, batch, None),
+    )
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
     with distribution_strategy().scope():
         base = build_vgg16(args.base, size)
-        head = build_head(base.output_shape[1:], classes, model_params["dense_units"], model_params["dropout"])
+        units, dropout = model_params["dense_units"], model_params["dropout"]
+        head = build_head(base.output_shape[1:], classes, units, dropout)
         model = assemble(base, head, classes, size, build_augmentation(params["augment"], seed))
-        if online:
-            set_trainable_blocks(base, None if train["trainable_base"] else 0)
-            compile_model(model, model_params["learning_rate"], train["label_smoothing"])
-            epoch = fit(
-                model,
-                images(train_paths, train_labels, True),
-                images(val_paths, val_labels, False),
-                params["epochs"],
-                params,
-                live,
-                weights,
-            )
-        else:
-            set_trainable_blocks(base, 0)
-            compile_model(head, model_params["learning_rate"], train["label_smoothing"])
-            epoch = fit(
-                head,
-                *cached(Path(args.features_dir), classes),
-                params["epochs"],
-                params,
-                live,
-                weights,
-            )
+        set_trainable_blocks(base, None if train["trainable_base"] else 0)
+        trained, data = (model, online_data) if online else (head, cached(Path(args.features_dir), classes))
+        compile_model(trained, model_params["learning_rate"], train["label_smoothing"])
+        epoch = fit(trained, *data, params["epochs"], params, live, weights)
         if train["finetune_epochs"]:
             print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
             set_trainable_blocks(base, int(train["finetune_blocks"]))
             compile_model(model, train["finetune_learning_rate"], train["label_smoothing"])
-            fit(
-                model,
-                images(train_paths, train_labels, True),
-                images(val_paths, val_labels, False),
-                train["finetune_epochs"],
-                params,
-                live,
-                weights,
-                initial_epoch=epoch,
-            )
+            fit(model, *online_data, train["finetune_epochs"], params, live, weights, initial_epoch=epoch)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     live.end()

@@ -15,8 +15,16 @@ CLASSES = ["angry", "happy", "sad"]
 def test_metrics_equal_scikit_learn() -> None:
     actual = ["angry", "angry", "happy", "happy", "happy", "sad", "sad", "angry"]
     probabilities = np.array(
-        [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.3, 0.6, 0.1],
-         [0.1, 0.1, 0.8], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4], [0.4, 0.3, 0.3]]
+        [
+            [0.7, 0.2, 0.1],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.8, 0.1],
+            [0.3, 0.6, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.2, 0.2, 0.6],
+            [0.5, 0.1, 0.4],
+            [0.4, 0.3, 0.3],
+        ]
     )
     metrics = classification_metrics(actual, probabilities, CLASSES)
     y_true = [CLASSES.index(a) for a in actual]
@@ -28,7 +36,9 @@ def test_metrics_equal_scikit_learn() -> None:
     assert metrics["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, average="weighted"))
     for i, name in enumerate(CLASSES):
         scores = metrics["per_class"][name]
-        assert scores["precision"] == pytest.approx(precision_score(y_true, y_pred, labels=[i], average="macro"))
+        assert scores["precision"] == pytest.approx(
+            precision_score(y_true, y_pred, labels=[i], average="macro")
+        )
         assert scores["recall"] == pytest.approx(recall_score(y_true, y_pred, labels=[i], average="macro"))
         assert scores["support"] == actual.count(name)
     assert metrics["confusion_matrix"] == [[2, 1, 0], [0, 2, 1], [1, 0, 1]]

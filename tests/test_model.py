@@ -88,9 +88,7 @@ def test_weights_download_checks_the_hash(tmp_path: Path, monkeypatch: pytest.Mo
         legacy_h5_format.save_weights_to_hdf5_group(handle, build_vgg16(None))
     md5 = hashlib.md5(weights.read_bytes()).hexdigest()
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: _Files(*a, directory=str(served))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: _Files(*a, directory=str(served)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/vgg16_notop.h5"
     try:
@@ -101,7 +99,10 @@ def test_weights_download_checks_the_hash(tmp_path: Path, monkeypatch: pytest.Mo
         server.shutdown()
     assert downloaded.read_bytes() == weights.read_bytes()
     base = build_vgg16(downloaded, 32)
-    np.testing.assert_array_equal(base.get_layer("block5_conv3").kernel.numpy(), build_vgg16(weights).get_layer("block5_conv3").kernel.numpy())
+    np.testing.assert_array_equal(
+        base.get_layer("block5_conv3").kernel.numpy(),
+        build_vgg16(weights).get_layer("block5_conv3").kernel.numpy(),
+    )
 
 
 def test_offline_imagenet_fails_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

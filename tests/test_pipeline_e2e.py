@@ -26,7 +26,11 @@ OUTPUTS = ["dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "d
 
 def run(project: Path, *args: str) -> str:
     """Run a command in the copy with this interpreter's tools first on PATH; fail with its output."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "400"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "400",
+    }
     done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
@@ -37,7 +41,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh git copy of the tracked project, without any pipeline outputs."""
     copy = tmp_path_factory.mktemp("project")
     listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.split("\n")
     for name in filter(None, listed):
         source = ROOT / name

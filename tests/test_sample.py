@@ -34,9 +34,7 @@ def test_rerun_replaces_stale_files(tmp_path: Path) -> None:
     generate_sample(tmp_path, per_class=6, size=64)
     counts = generate_sample(tmp_path, per_class=2, size=64)
     assert counts == {"angry": 2, "happy": 2, "sad": 2}
-    assert sorted(_files(tmp_path)) == sorted(
-        f"{c}/{c}_{i:03d}.jpg" for c in CLASSES for i in range(2)
-    )
+    assert sorted(_files(tmp_path)) == sorted(f"{c}/{c}_{i:03d}.jpg" for c in CLASSES for i in range(2))
 
 
 def test_default_counts_sizes_and_total(default_sample: tuple[Path, dict[str, int]]) -> None:

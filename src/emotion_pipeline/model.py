@@ -13,8 +13,8 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import tensorflow as tf
 
 VGG16_NOTOP_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -159,7 +159,10 @@ def set_precision(precision: str) -> str:
     if precision == "auto":
         gpus = tf.config.list_physical_devices("GPU")
         fast = (
-            all(tf.config.experimental.get_device_details(g).get("compute_capability", (0, 0)) >= (8, 0) for g in gpus)
+            all(
+                tf.config.experimental.get_device_details(g).get("compute_capability", (0, 0)) >= (8, 0)
+                for g in gpus
+            )
             if gpus
             else cpu_has_fast_bf16()
         )

@@ -220,9 +220,7 @@ def draw_face(emotion: str, rng: np.random.Generator, size: int) -> Image.Image:
     return Image.fromarray(np.clip(np.round(noisy), 0, 255).astype(np.uint8), "RGB")
 
 
-def generate_sample(
-    out_dir: Path, per_class: int = 40, size: int = 160, seed: int = 0
-) -> dict[str, int]:
+def generate_sample(out_dir: Path, per_class: int = 40, size: int = 160, seed: int = 0) -> dict[str, int]:
     """Write out_dir/<class>/<class>_NNN.jpg for every class; returns the count per class.
 
     Earlier outputs of this generator are deleted first, so a rerun yields exactly the same tree.

@@ -17,6 +17,11 @@ from dvclive.utils import standardize_metric_name
 from emotion_pipeline.data import decoded_images, one_hot
 
 
+def trains_online(train: dict[str, Any]) -> bool:
+    """Whether images go through VGG16 while training (then no feature cache is used)."""
+    return train["mode"] == "online" or bool(train["trainable_base"])
+
+
 class LiveMetrics(keras.callbacks.Callback):
     """Per-epoch metrics to DVCLive; unlike DVCLive's own callback it does not end the run, so a
     second training phase continues the same curves."""
@@ -65,7 +70,12 @@ def compile_model(model: keras.Model, learning_rate: float, label_smoothing: flo
 
 
 def image_batches(
-    paths: Sequence[str], labels: Sequence[str], classes: Sequence[str], size: int, batch: int, seed: int | None
+    paths: Sequence[str],
+    labels: Sequence[str],
+    classes: Sequence[str],
+    size: int,
+    batch: int,
+    seed: int | None,
 ) -> tf.data.Dataset:
     """(image, one-hot) batches, decoded once and kept in memory; shuffled each epoch when seeded."""
     dataset = tf.data.Dataset.zip(
@@ -96,7 +106,9 @@ def fit(
     initial_epoch: int = 0,
 ) -> int:
     """One training phase; returns the epoch count reached, so a next phase continues from it."""
-    kwargs: dict[str, Any] = {"batch_size": params["batch_size"], "shuffle": True} if isinstance(data, tuple) else {}
+    kwargs: dict[str, Any] = (
+        {"batch_size": params["batch_size"], "shuffle": True} if isinstance(data, tuple) else {}
+    )
     x, y = data if isinstance(data, tuple) else (data, None)
     history = model.fit(
         x,

@@ -6,6 +6,7 @@ answered as JSON with a one-line reason, so neither the page nor an API client e
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import io
@@ -104,10 +105,8 @@ def return_large_buffers_to_the_os() -> None:
     """Keep the server's memory flat: glibc raises its mmap threshold after the first large free, so
     later decoded-image buffers land in per-thread heaps and stay there; a fixed threshold (glibc's
     M_MMAP_THRESHOLD, as the MALLOC_MMAP_THRESHOLD_ variable sets it) hands each back when freed."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its allocator has its own policy
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(-3, 2**20)
-    except (OSError, AttributeError):  # not glibc: its allocator has its own policy
-        pass
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
