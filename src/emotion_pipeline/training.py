@@ -106,19 +106,18 @@ def fit(
     initial_epoch: int = 0,
 ) -> int:
     """One training phase; returns the epoch count reached, so a next phase continues from it."""
-    kwargs: dict[str, Any] = (
-        {"batch_size": params["batch_size"], "shuffle": True} if isinstance(data, tuple) else {}
-    )
-    x, y = data if isinstance(data, tuple) else (data, None)
+    arrays = isinstance(data, tuple)  # cached features; a dataset is batched and shuffled already
+    x, y = data if arrays else (data, None)
     history = model.fit(
         x,
         y,
+        batch_size=params["batch_size"] if arrays else None,
+        shuffle=arrays,
         validation_data=validation,
         epochs=initial_epoch + epochs,
         initial_epoch=initial_epoch,
         class_weight=weights,
         callbacks=callbacks(live, params["train"], validation is not None),
         verbose=2 if live else 0,
-        **kwargs,
     )
     return initial_epoch + len(history.epoch)
