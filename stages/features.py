@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_pipeline.data import decoded_images
 from emotion_pipeline.features import extract
 from emotion_pipeline.model import (
     build_augmentation,
@@ -57,11 +58,16 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in SPLITS:
         paths, labels = read_split(Path(args.split_dir) / f"{name}.csv")
-        augmented = NONE
-        if name == "train" or crossval:
-            augmented = extract(extractor, paths, size, batch, f"{name} views", views, augmentation)
+        want_views, want_plain = name == "train" or crossval, name != "train" or crossval
+        images = decoded_images(paths, size)
+        if want_views and want_plain:
+            images = images.cache()  # both passes read pixels decoded once
+        augmented, plain = NONE, NONE
+        if want_views:
+            augmented = extract(extractor, images, len(paths), batch, f"{name} views", views, augmentation)
             augmented = augmented.reshape(len(paths), views, *augmented.shape[1:])
-        plain = extract(extractor, paths, size, batch, name) if name != "train" or crossval else NONE
+        if want_plain:
+            plain = extract(extractor, images, len(paths), batch, name)
         np.savez(out / f"{name}.npz", views=augmented, plain=plain, labels=np.array(labels))
     print(f"features: {extractor.output_shape[1:]} per image → {out}")
     return 0

@@ -5,26 +5,24 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from emotion_pipeline.data import decoded_images
-
 
 def extract(
     extractor: keras.Model,
-    paths: Sequence[str],
-    image_size: int,
+    images: tf.data.Dataset,
+    count: int,
     batch_size: int,
     label: str,
     views: int = 1,
     augmentation: keras.Sequential | None = None,
 ) -> np.ndarray:
-    """Features of each image (`views` augmented copies in a row when augmenting); each decoded once."""
-    dataset = decoded_images(paths, image_size)
+    """Features of `count` decoded images, `views` augmented copies of each in a row when augmenting:
+    an image is decoded once and augmented `views` times."""
+    dataset = images
     if views > 1:
         dataset = dataset.flat_map(lambda image: tf.data.Dataset.from_tensors(image).repeat(views))
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -35,7 +33,7 @@ def extract(
             images = augmentation(images, training=True)
         return tf.cast(extractor(images, training=False), tf.float32)
 
-    total = len(paths) * views
+    total = count * views
     done, started, chunks = 0, time.perf_counter(), []
     for step, batch in enumerate(dataset, 1):
         chunks.append(forward(batch).numpy())
