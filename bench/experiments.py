@@ -13,41 +13,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def copy_project(target: Path) -> Path:
-    """A git copy of the tracked project, so the benchmark never touches the workspace's outputs."""
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in listed.splitlines():
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "dvclive/", "dvc.lock")):
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
-        subprocess.run(
-            ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
-            cwd=target,
-            check=True,
-        )
-    return target
-
-
-def timed(project: Path, *args: str) -> tuple[float, str]:
-    """Wall seconds and output of one command in the copy."""
-    started = time.perf_counter()
-    done = subprocess.run(args, cwd=project, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds, done.stdout + done.stderr
+from project_copy import copy_project, timed
 
 
 def forward_throughput(image_size: int, precision: str, batch: int = 32, batches: int = 6) -> float:

@@ -1,0 +1,78 @@
+"""Benchmark: the report's baseline against the stronger recipe, as mean ± std over k folds, and
+the FER2013 configuration trained from random weights with its held-out test figures.
+
+    python bench/recipes.py --web ../shared/datasets/web-emotions            # minutes
+    python bench/recipes.py --fer ../shared/datasets/fer2013-3class/train    # about an hour
+
+Runs `dvc exp run` in a throw-away git copy of the project and prints wall times and metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from project_copy import copy_project, timed
+
+RANDOM = ["-S", "model.weights=none"]
+# Head-only switches, so the k folds compare recipes on the same cached features.
+WEB_RECIPE = ["-S", "train.class_weights=true", "-S", "train.label_smoothing=0.1", "-S", "model.dropout=0.5"]
+FER = [
+    *("-S", "image_size=48", "-S", "batch_size=64", "-S", "train.trainable_base=true"),
+    *("-S", "model.learning_rate=0.0001", "-S", "augment.vertical_flip=false"),
+    *("-S", "augment.width_shift=0.1", "-S", "augment.height_shift=0.1"),
+    *("-S", "train.class_weights=true", "-S", "train.label_smoothing=0.1", "-S", "train.early_stopping=3"),
+    *("-S", "epochs=14", "-S", "train.finetune_epochs=4", "-S", "train.finetune_blocks=5"),
+    *("-S", "train.finetune_learning_rate=0.00001"),
+]
+
+
+def figures(project: Path) -> str:
+    """Test accuracy and macro-F1, with the k-fold mean ± std where the run made them."""
+    metrics = json.loads((project / "metrics/test.json").read_text())
+    line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} (n={metrics['n_images']})"
+    repeated = metrics.get("repeated")
+    if repeated:
+        line += "; " + ", ".join(
+            f"{name} {repeated[name]['mean']:.3f} ± {repeated[name]['std']:.3f}"
+            for name in ("accuracy", "macro_f1")
+        )
+        line += f" over {repeated['folds']} folds"
+    return line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--web", type=Path, help="web-emotions folder: baseline vs recipe over k folds")
+    parser.add_argument("--fer", type=Path, help="FER2013 3-class training folder: the FER configuration")
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp))
+        if args.web:
+            web = ["-S", f"data.dir={args.web.resolve()}", *RANDOM, "-S", f"crossval.folds={args.folds}"]
+            for name, extra in (("baseline", []), ("recipe", WEB_RECIPE)):
+                seconds, _ = timed(project, "dvc", "exp", "run", "-n", f"web-{name}", *web, *extra)
+                print(f"web-emotions {name}: {seconds:.0f} s; {figures(project)}")
+        if args.fer:
+            seconds, _ = timed(
+                project,
+                "dvc",
+                "exp",
+                "run",
+                "-n",
+                "fer2013",
+                "-S",
+                f"data.dir={args.fer.resolve()}",
+                *RANDOM,
+                *FER,
+            )
+            print(f"FER2013 angry/happy/sad from random weights: {seconds / 60:.1f} min; {figures(project)}")
+
+
+if __name__ == "__main__":
+    main()
