@@ -32,14 +32,12 @@ FER = [
 def figures(project: Path) -> str:
     """Test accuracy and macro-F1, with the k-fold mean ± std where the run made them."""
     metrics = json.loads((project / "metrics/test.json").read_text())
-    line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} (n={metrics['n_images']})"
+    line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
+    line += f" (n={metrics['n_images']})"
     repeated = metrics.get("repeated")
     if repeated:
-        line += "; " + ", ".join(
-            f"{name} {repeated[name]['mean']:.3f} ± {repeated[name]['std']:.3f}"
-            for name in ("accuracy", "macro_f1")
-        )
-        line += f" over {repeated['folds']} folds"
+        spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in ("accuracy", "macro_f1")]
+        line += f"; {', '.join(spread)} over {repeated['folds']} folds"
     return line
 
 
