@@ -29,6 +29,9 @@ FER = [
 ]
 
 
+SCORES = ("accuracy", "macro_f1")
+
+
 def figures(project: Path) -> str:
     """Test accuracy and macro-F1, with the k-fold mean ± std where the run made them."""
     metrics = json.loads((project / "metrics/test.json").read_text())
@@ -36,7 +39,7 @@ def figures(project: Path) -> str:
     line += f" (n={metrics['n_images']})"
     repeated = metrics.get("repeated")
     if repeated:
-        spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in ("accuracy", "macro_f1")]
+        spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in SCORES]
         line += f"; {', '.join(spread)} over {repeated['folds']} folds"
     return line
 
