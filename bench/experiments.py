@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from project_copy import copy_project, timed
+from project_copy import copy_project, figures, timed
 
 
 def forward_throughput(image_size: int, precision: str, batch: int = 32, batches: int = 6) -> float:
@@ -64,15 +64,20 @@ def main() -> None:
     baseline, improved = (["-S", f"epochs={n}"] for n in args.epochs)
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp))
-        b1, out = timed(project, "dvc", "exp", "run", *common, *baseline)
-        b2, _ = timed(project, "dvc", "exp", "run", *common, *improved)
-        rates = [float(r) for r in re.findall(r"features: train \d+/\d+ images \(([\d.]+) img/s\)", out)]
+        b1, out = timed(project, "dvc", "exp", "run", "-n", "baseline", *common, *baseline)
+        print(f"(b) baseline: {figures(project)}")
+        b2, _ = timed(project, "dvc", "exp", "run", "-n", "improved", *common, *improved)
+        print(f"(b) improved: {figures(project)}")
+        progress = r"features: train views \d+/\d+ images \(([\d.]+) img/s\)"
+        rates = [float(rate) for rate in re.findall(progress, out)]
         policy = re.search(r"features: \d+px, (\S+),", out)
         print(f"(b) ours: baseline {b1:.1f} s, improved {b2:.1f} s, together {b1 + b2:.1f} s")
         if not args.skip_report_way:
             online = [*common, "-S", "train.mode=online", "-S", "precision=float32"]
             a1, _ = timed(project, "dvc", "exp", "run", "--force", *online, *baseline)
+            print(f"(a) baseline: {figures(project)}")
             a2, _ = timed(project, "dvc", "exp", "run", "--force", *online, *improved)
+            print(f"(a) improved: {figures(project)}")
             print(f"(a) the report's way: baseline {a1:.1f} s, improved {a2:.1f} s, together {a1 + a2:.1f} s")
             print(f"speed-up (a)/(b), baseline + improved: {(a1 + a2) / (b1 + b2):.1f}x")
     if rates and policy:

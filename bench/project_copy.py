@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -34,3 +35,18 @@ def timed(project: Path, *args: str) -> tuple[float, str]:
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return seconds, done.stdout + done.stderr
+
+
+SCORES = ("accuracy", "macro_f1")
+
+
+def figures(project: Path) -> str:
+    """Test accuracy and macro-F1, with the k-fold mean ± std where the run made them."""
+    metrics = json.loads((project / "metrics/test.json").read_text())
+    line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
+    line += f" (n={metrics['n_images']})"
+    repeated = metrics.get("repeated")
+    if repeated:
+        spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in SCORES]
+        line += f"; {', '.join(spread)} over {repeated['folds']} folds"
+    return line

@@ -10,11 +10,10 @@ Runs `dvc exp run` in a throw-away git copy of the project and prints wall times
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
-from project_copy import copy_project, timed
+from project_copy import copy_project, figures, timed
 
 RANDOM = ["-S", "model.weights=none"]
 # Head-only switches, so the k folds compare recipes on the same cached features.
@@ -27,21 +26,6 @@ FER = [
     *("-S", "epochs=14", "-S", "train.finetune_epochs=4", "-S", "train.finetune_blocks=5"),
     *("-S", "train.finetune_learning_rate=0.00001"),
 ]
-
-
-SCORES = ("accuracy", "macro_f1")
-
-
-def figures(project: Path) -> str:
-    """Test accuracy and macro-F1, with the k-fold mean ± std where the run made them."""
-    metrics = json.loads((project / "metrics/test.json").read_text())
-    line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
-    line += f" (n={metrics['n_images']})"
-    repeated = metrics.get("repeated")
-    if repeated:
-        spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in SCORES]
-        line += f"; {', '.join(spread)} over {repeated['folds']} folds"
-    return line
 
 
 def main() -> None:
