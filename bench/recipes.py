@@ -26,7 +26,7 @@ FER = [
     *("-S", "model.learning_rate=0.0001", "-S", "augment.vertical_flip=false"),
     *("-S", "augment.width_shift=0.1", "-S", "augment.height_shift=0.1"),
     *("-S", "train.class_weights=true", "-S", "train.label_smoothing=0.1", "-S", "train.early_stopping=3"),
-    *("-S", "epochs=14", "-S", "train.finetune_epochs=4", "-S", "train.finetune_blocks=5"),
+    *("-S", "epochs=12", "-S", "train.finetune_epochs=3", "-S", "train.finetune_blocks=5"),
     *("-S", "train.finetune_learning_rate=0.00001"),
 ]
 

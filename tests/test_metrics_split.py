@@ -75,3 +75,20 @@ def test_split_is_deterministic_and_seeded() -> None:
 def test_split_refuses_what_it_cannot_stratify(counts: dict[str, int], message: str) -> None:
     with pytest.raises(SplitError, match=message):
         stratified_split(_items(counts), 0.1, 0.2, seed=0)
+
+
+def test_params_read_exponent_floats(tmp_path) -> None:
+    """`dvc exp run -S train.finetune_learning_rate=0.00001` writes `1e-05` into params.yaml."""
+    from emotion_pipeline.params import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text("lr: 1e-05\nother: 1.0e-5\nsmall: -2E+3\nname: 1e5x\nversion: '1e-05'\nepochs: 20\n")
+    params = load_params(path)
+    assert params == {
+        "lr": 1e-05,
+        "other": 1e-05,
+        "small": -2000.0,
+        "name": "1e5x",
+        "version": "1e-05",
+        "epochs": 20,
+    }
