@@ -14,12 +14,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from emotion_pipeline.data import one_hot
 from emotion_pipeline.metrics import classification_metrics
-from emotion_pipeline.model import build_head, seed_everything, set_precision
-from emotion_pipeline.params import load_params, write_json
+from emotion_pipeline.params import load_params, trains_online, write_json
 from emotion_pipeline.splitting import SPLITS
-from emotion_pipeline.training import class_weights, compile_model, fit, trains_online, view_rows
 
 
 def summary(values: list[float]) -> dict[str, float | list[float]]:
@@ -39,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.out, {"folds": 0})
         print("crossval: off (crossval.folds < 2, or training runs online)")
         return 0
+    # TensorFlow only now: when the stage is off it costs no import, which every run would pay.
+    from emotion_pipeline.data import one_hot
+    from emotion_pipeline.model import build_head, seed_everything, set_precision
+    from emotion_pipeline.training import class_weights, compile_model, fit, view_rows
+
     set_precision(params["precision"])
     loaded = [np.load(Path(args.features_dir) / f"{name}.npz") for name in SPLITS]
     views = np.concatenate([data["views"] for data in loaded])

@@ -24,9 +24,8 @@ from emotion_pipeline.model import (
     seed_everything,
     set_precision,
 )
-from emotion_pipeline.params import load_params
+from emotion_pipeline.params import load_params, trains_online
 from emotion_pipeline.splitting import SPLITS, read_split
-from emotion_pipeline.training import trains_online
 
 NONE = np.zeros((0,), "float32")
 

@@ -20,7 +20,7 @@ from emotion_pipeline.model import (
     seed_everything,
     set_precision,
 )
-from emotion_pipeline.params import load_params
+from emotion_pipeline.params import load_params, trains_online
 from emotion_pipeline.splitting import read_split
 from emotion_pipeline.training import (
     class_weights,
@@ -28,7 +28,6 @@ from emotion_pipeline.training import (
     fit,
     image_batches,
     set_trainable_blocks,
-    trains_online,
     view_rows,
 )
 

@@ -46,3 +46,8 @@ def write_atomic(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, data: Any) -> None:
     """Atomic, stable (sorted keys, indented) JSON."""
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def trains_online(train: dict[str, Any]) -> bool:
+    """Whether images go through VGG16 while training (then no feature cache is used)."""
+    return train["mode"] == "online" or bool(train["trainable_base"])

@@ -17,11 +17,6 @@ from dvclive.utils import standardize_metric_name
 from emotion_pipeline.data import decoded_images, one_hot
 
 
-def trains_online(train: dict[str, Any]) -> bool:
-    """Whether images go through VGG16 while training (then no feature cache is used)."""
-    return train["mode"] == "online" or bool(train["trainable_base"])
-
-
 class LiveMetrics(keras.callbacks.Callback):
     """Per-epoch metrics to DVCLive; unlike DVCLive's own callback it does not end the run, so a
     second training phase continues the same curves."""
