@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from processes import queue_workers, stopped_queue, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = [
@@ -21,17 +22,22 @@ OFFLINE = [
     *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),
 ]
 PNGS = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
+QUEUE_DEADLINE = 240  # two tiny experiments on 2 cores take well under a minute each
 OUTPUTS = ["dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/features"]
 
 
-def run(project: Path, *args: str) -> str:
-    """Run a command in the copy with this interpreter's tools first on PATH; fail with its output."""
-    env = {
+def tool_env() -> dict[str, str]:
+    """This interpreter's tools (dvc, python) first on PATH, and wide tables."""
+    return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "COLUMNS": "400",
     }
-    done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+
+def run(project: Path, *args: str) -> str:
+    """Run a command in the copy with this interpreter's tools; fail with its output."""
+    done = subprocess.run(args, cwd=project, env=tool_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -125,24 +131,37 @@ def test_same_params_give_identical_split_and_metrics(project: Path, experiments
     assert (project / "metrics/test.json").read_text() == experiments["baseline_metrics"]
 
 
-def test_queue_runs_two_experiments(project: Path, experiments: dict[str, str]) -> None:
-    run(project, "dvc", "exp", "run", "--queue", *OFFLINE, "-S", "epochs=2,3")
-    run(project, "dvc", "queue", "start", "-j", "2")
-    status = ""
-    for _ in range(120):
-        status = run(project, "dvc", "queue", "status")
-        if "Queued" not in status and "Running" not in status:
-            break
-        subprocess.run(["sleep", "5"], check=True)
-    assert status.count("Success") == 2, status
+def experiment_epochs(project: Path) -> dict[str, int]:
+    """Every experiment's name (or rev) and its `epochs` param, from `dvc exp show`."""
     shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
-    epochs = sorted(
-        exp["data"]["params"]["params.yaml"]["data"]["epochs"]
+    return {
+        exp["name"] or exp["rev"]: exp["data"]["params"]["params.yaml"]["data"]["epochs"]
         for commit in shown
         for run_ in commit.get("experiments") or []
         for exp in run_["revs"]
-    )
-    assert epochs.count(2) == 1 and epochs.count(3) == 1
+    }
+
+
+def test_queue_runs_two_experiments(project: Path, experiments: dict[str, str], tmp_path: Path) -> None:
+    run(project, "dvc", "queue", "remove", "--all")  # only this run's tasks in `dvc queue status`
+    before = experiment_epochs(project)
+    run(project, "dvc", "exp", "run", "--queue", *OFFLINE, "-S", "epochs=2,3")
+    env = tool_env()
+    with stopped_queue(project, env), open(tmp_path / "queue.log", "w") as log:
+        # The workers inherit the starting command's output: a file, never a pipe this test waits on.
+        subprocess.run(
+            ["dvc", "queue", "start", "-j", "2"], cwd=project, env=env, stdout=log, stderr=log, timeout=120
+        )
+
+        def finished() -> tuple[bool, str]:
+            status = run(project, "dvc", "queue", "status")
+            return status.count("Success") + status.count("Failed") >= 2, status
+
+        status = wait_until(finished, QUEUE_DEADLINE)
+    assert status.count("Success") == 2, status
+    assert queue_workers(project) == []
+    added = {name: epochs for name, epochs in experiment_epochs(project).items() if name not in before}
+    assert sorted(added.values()) == [2, 3]
 
 
 def test_local_remote_shares_the_cache(project: Path, experiments: dict[str, str], tmp_path: Path) -> None:
