@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import time
@@ -27,14 +29,40 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def timed(project: Path, *args: str) -> tuple[float, str]:
-    """Wall seconds and output of one command in the copy."""
+def timed(project: Path, *args: str) -> tuple[float, str, dict[str, float]]:
+    """Wall seconds, output, and where the time went, for one `dvc` command in the copy.
+
+    Output lines are timestamped as they arrive: from DVC's `Running stage 'X'` to its next
+    `Updating lock file` counts as stage X (its command plus hashing its outputs); every other
+    second (start-up, checks of skipped stages, the experiment's commit) counts as `dvc`.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=project, capture_output=True, text=True)
+    process = subprocess.Popen(
+        args, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    lines, breakdown, stage, since = [], {"dvc": 0.0}, "dvc", started
+    for line in process.stdout:
+        now = time.perf_counter()
+        lines.append(line)
+        running = re.match(r"Running stage '([^']+)'", line)
+        if running or line.startswith("Updating lock file"):
+            breakdown[stage] = breakdown.get(stage, 0.0) + now - since
+            stage, since = (running[1] if running else "dvc"), now
+    process.wait()
     seconds = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds, done.stdout + done.stderr
+    breakdown[stage] = breakdown.get(stage, 0.0) + started + seconds - since
+    output = "".join(lines)
+    if process.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{output[-6000:]}")
+    return seconds, output, breakdown
+
+
+def breakdown_line(breakdown: dict[str, float]) -> str:
+    """`train 8.1 s, evaluate 6.0 s, …, dvc 5.2 s`, slowest first, DVC's own time last."""
+    stages = sorted(((s, t) for s, t in breakdown.items() if s != "dvc"), key=lambda st: -st[1])
+    return ", ".join(f"{s} {t:.1f} s" for s, t in [*stages, ("dvc", breakdown["dvc"])])
 
 
 SCORES = ("accuracy", "macro_f1")
@@ -45,8 +73,9 @@ def figures(project: Path) -> str:
     metrics = json.loads((project / "metrics/test.json").read_text())
     line = f"test accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
     line += f" (n={metrics['n_images']})"
-    repeated = metrics.get("repeated")
-    if repeated:
+    crossval = project / "metrics/crossval.json"
+    repeated = json.loads(crossval.read_text()) if crossval.is_file() else {}
+    if repeated.get("folds"):
         spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in SCORES]
         line += f"; {', '.join(spread)} over {repeated['folds']} folds"
     return line

@@ -44,10 +44,10 @@ def main() -> None:
         if args.web:
             web = ["-S", f"data.dir={args.web.resolve()}", *RANDOM, "-S", f"crossval.folds={args.folds}"]
             for name, extra in (("baseline", []), ("recipe", WEB_RECIPE)):
-                seconds, _ = timed(project, "dvc", "exp", "run", "-n", f"web-{name}", *web, *extra)
+                seconds, _, _ = timed(project, "dvc", "exp", "run", "-n", f"web-{name}", *web, *extra)
                 print(f"web-emotions {name}: {seconds:.0f} s; {figures(project)}")
         if args.fer:
-            seconds, _ = timed(
+            seconds, _, _ = timed(
                 project,
                 "dvc",
                 "exp",

@@ -6,20 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from emotion_pipeline.model import WeightsUnavailable, build_vgg16, fetch_imagenet_weights, seed_everything
-from emotion_pipeline.params import load_params
-
-
-def resolve_weights(weights: str) -> Path | None:
-    """`imagenet` → Keras' hash-checked download, `none` → random init, anything else → a file."""
-    if weights == "imagenet":
-        return fetch_imagenet_weights()
-    if weights == "none":
-        return None
-    path = Path(weights)
-    if not path.is_file():
-        raise WeightsUnavailable(f"model.weights file not found: {path} (use imagenet, none or a path)")
-    return path
+from emotion_pipeline.model import build_vgg16
+from emotion_pipeline.params import stage_params
+from emotion_pipeline.runtime import seed_everything
+from emotion_pipeline.weights import WeightsUnavailable, resolve_weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", required=True, help="weights file to write (.weights.h5)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    params = stage_params(args.params)
 
     seed_everything(params["seed"])
     try:

@@ -2,21 +2,23 @@
 come with a spread, not only the point estimate of one small test split.
 
 Each fold trains a fresh head on the cached views of its training images and scores the held-out
-images as they are. It scores the cached-head recipe (no fine-tuning, no early stopping).
+images as they are. It scores the cached-head recipe (no fine-tuning, no early stopping). The
+report reads its JSON directly; `dvc metrics diff` shows it beside the test metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
-from emotion_pipeline.metrics import classification_metrics
-from emotion_pipeline.params import load_params, trains_online, write_json
+from emotion_pipeline.feature_cache import SplitFeatures, load_merged
+from emotion_pipeline.params import crossval_folds, stage_params
 from emotion_pipeline.splitting import SPLITS
+from emotion_pipeline.tables import write_json
+
+SCORES = ("accuracy", "macro_f1")
 
 
 def summary(values: list[float]) -> dict[str, float | list[float]]:
@@ -24,46 +26,49 @@ def summary(values: list[float]) -> dict[str, float | list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--features-dir", required=True)
+    parser.add_argument("--features-dir", action="append", required=True, help="feature caches (repeatable)")
     parser.add_argument("--out", required=True, help="JSON with mean, std and per-fold values")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    folds, seed, model_params = int(params["crossval"]["folds"]), params["seed"], params["model"]
+    params = stage_params(args.params)
 
-    if folds < 2 or trains_online(params["train"]):
+    folds, seed = crossval_folds(params), params["seed"]
+    if not folds:
         write_json(args.out, {"folds": 0})
-        print("crossval: off (crossval.folds < 2, or training runs online)")
+        print("crossval: off (crossval.folds < 2)")
         return 0
     # TensorFlow only now: when the stage is off it costs no import, which every run would pay.
+    from sklearn.model_selection import StratifiedKFold
+
     from emotion_pipeline.data import one_hot
-    from emotion_pipeline.model import build_head, seed_everything, set_precision
-    from emotion_pipeline.training import class_weights, compile_model, fit, view_rows
+    from emotion_pipeline.metrics import classification_metrics
+    from emotion_pipeline.model import build_head
+    from emotion_pipeline.runtime import seed_everything, set_precision
+    from emotion_pipeline.training import class_weights, compile_model, fit
 
     set_precision(params["precision"])
-    loaded = [np.load(Path(args.features_dir) / f"{name}.npz") for name in SPLITS]
-    views = np.concatenate([data["views"] for data in loaded])
-    plain = np.concatenate([data["plain"] for data in loaded])
-    labels = np.concatenate([data["labels"] for data in loaded])
+    parts = [load_merged(args.features_dir, name) for name in SPLITS]
+    views = np.concatenate([part.views for part in parts])
+    plain = np.concatenate([part.plain for part in parts])
+    labels = np.concatenate([part.labels for part in parts])
     classes = sorted(set(labels))
+    model, train = params["model"], params["train"]
 
-    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
+    scores: dict[str, list[float]] = {name: [] for name in SCORES}
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for fold, (train, held_out) in enumerate(splitter.split(plain, labels), 1):
+    for fold, (fit_on, held_out) in enumerate(splitter.split(plain, labels), 1):
         seed_everything(seed + fold)
-        rows, row_labels = view_rows(views[train], labels[train])
-        head = build_head(plain.shape[1:], classes, model_params["dense_units"], model_params["dropout"])
-        compile_model(head, model_params["learning_rate"], params["train"]["label_smoothing"])
-        weights = class_weights(row_labels, classes) if params["train"]["class_weights"] else None
+        rows, row_labels = SplitFeatures(labels[fit_on], views[fit_on]).view_rows()
+        head = build_head(plain.shape[1:], classes, model["dense_units"], model["dropout"])
+        compile_model(head, model["learning_rate"], train["label_smoothing"])
+        weights = class_weights(row_labels, classes) if train["class_weights"] else None
         fit(head, (rows, one_hot(row_labels, classes)), None, params["epochs"], params, None, weights)
         metrics = classification_metrics(labels[held_out], head.predict(plain[held_out], verbose=0), classes)
-        for name in scores:
+        for name in SCORES:
             scores[name].append(metrics[name])
-        print(
-            f"crossval: fold {fold}/{folds} "
-            f"accuracy {metrics['accuracy']:.3f} macro-F1 {metrics['macro_f1']:.3f}"
-        )
+        scored = ", ".join(f"{name} {metrics[name]:.3f}" for name in SCORES)
+        print(f"crossval: fold {fold}/{folds}: {scored}")
 
     result = {
         "method": f"{folds}-fold stratified",

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from emotion_pipeline.metrics import classification_metrics
-from emotion_pipeline.params import load_params, write_atomic, write_json
-from emotion_pipeline.predict import Classifier, stderr_progress
-from emotion_pipeline.splitting import read_split, to_csv
+from emotion_pipeline.params import stage_params
+from emotion_pipeline.predict import Classifier
+from emotion_pipeline.progress import Progress
+from emotion_pipeline.splitting import read_split
+from emotion_pipeline.tables import table, write_json, write_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,27 +22,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-dir", required=True)
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--predictions", required=True, help="CSV of actual,predicted to write")
-    parser.add_argument("--crossval", help="the crossval stage's JSON, reported beside the test split")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    params = stage_params(args.params)
 
     classifier = Classifier(args.model)
-    paths, labels = read_split(Path(args.split_dir) / "test.csv")
-    result = classifier.predict_files(paths, params["batch_size"], stderr_progress("evaluate: test"))
+    paths, labels = read_split(f"{args.split_dir}/test.csv")
+    result = classifier.predict_files(paths, params["batch_size"], Progress("evaluate: test", len(paths)))
     if result.errors:
         for path, reason in result.errors:
             print(f"error: {path}: {reason}", file=sys.stderr)
         return 1
     probabilities = np.stack(result.probabilities)
     metrics = classification_metrics(labels, probabilities, classifier.classes)
-    repeated = json.loads(Path(args.crossval).read_text()) if args.crossval else {}
-    if repeated.get("folds"):
-        metrics["repeated"] = repeated
+    metrics["precision"] = classifier.precision  # what `precision: auto` became when training ran
     write_json(args.metrics, metrics)
     predicted = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
-    write_atomic(
-        args.predictions,
-        to_csv(list(zip(paths, labels, predicted, strict=True)), ("path", "actual", "predicted")),
+    write_table(
+        args.predictions, table(zip(paths, labels, predicted, strict=True), ("path", "actual", "predicted"))
     )
     print(
         f"evaluate: accuracy {metrics['accuracy']:.3f}, "

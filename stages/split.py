@@ -1,6 +1,7 @@
 """Stage split: find every image, check it decodes, and write a stratified, seeded split.
 
-Every file under the data folder is either in a split or in `skipped.csv` with its reason.
+Every file under the data folder is either in a split or in `skipped.csv` with its reason; each
+split row carries the md5 of the image's bytes, so an image edited in place reruns what reads it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,17 @@ from collections import Counter
 from pathlib import Path
 
 from emotion_pipeline.images import ImageError, class_folders, find_images, load_image
-from emotion_pipeline.params import load_params, write_atomic, write_json
-from emotion_pipeline.splitting import SPLITS, SplitError, class_counts, stratified_split, to_csv
+from emotion_pipeline.params import stage_params
+from emotion_pipeline.progress import Progress
+from emotion_pipeline.splitting import (
+    SPLIT_COLUMNS,
+    SPLITS,
+    SplitError,
+    class_counts,
+    content_hash,
+    stratified_split,
+)
+from emotion_pipeline.tables import table, write_json, write_table
 
 CHECK_SIZE = 8  # decoding at a tiny size proves the file is readable without keeping pixels
 
@@ -34,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    params = stage_params(args.params)
 
     data_dir = Path(args.data_dir)
     try:
@@ -43,14 +53,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     usable: list[tuple[str, str]] = []
-    for index, candidate in enumerate(candidates, 1):
+    digests: dict[str, str] = {}
+    progress = Progress("split: checked", len(candidates), "files")
+    for candidate in candidates:
         try:
             load_image(candidate.path, CHECK_SIZE)
-            usable.append((candidate.path.as_posix(), candidate.label))
-        except ImageError as error:
+            path = candidate.path.as_posix()
+            digests[path] = content_hash(candidate.path)
+            usable.append((path, candidate.label))
+        except (ImageError, OSError) as error:
             skipped.append((candidate.path, str(error)))
-        if index % 500 == 0 or index == len(candidates):
-            print(f"split: checked {index}/{len(candidates)} files", file=sys.stderr)
+        progress.advance()
     warn_unused_classes(data_dir, Counter(c.label for c in candidates), {label for _, label in usable})
 
     try:
@@ -63,10 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out_dir)
     for name in SPLITS:
-        write_atomic(out / f"{name}.csv", to_csv(split[name]))
-    write_atomic(
-        out / "skipped.csv", to_csv(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason"))
-    )
+        rows = [(path, label, digests[path]) for path, label in split[name]]
+        write_table(out / f"{name}.csv", table(rows, SPLIT_COLUMNS))
+    write_table(out / "skipped.csv", table(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason")))
     counts = class_counts(split)
     write_json(out / "counts.json", counts)
     for name in SPLITS:

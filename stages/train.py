@@ -11,33 +11,20 @@ import numpy as np
 from dvclive import Live
 
 from emotion_pipeline.data import one_hot
-from emotion_pipeline.model import (
-    assemble,
-    build_augmentation,
-    build_head,
-    build_vgg16,
-    distribution_strategy,
-    seed_everything,
-    set_precision,
-)
-from emotion_pipeline.params import load_params, trains_online
+from emotion_pipeline.feature_cache import load_features
+from emotion_pipeline.model import assemble, build_augmentation, build_head, build_vgg16
+from emotion_pipeline.params import stage_params, trains_online
+from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
 from emotion_pipeline.splitting import read_split
-from emotion_pipeline.training import (
-    class_weights,
-    compile_model,
-    fit,
-    image_batches,
-    set_trainable_blocks,
-    view_rows,
-)
+from emotion_pipeline.training import class_weights, compile_model, fit, image_batches, set_trainable_blocks
 
 
-def cached(features_dir: Path, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def cached(features_dir: str, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """(features, one-hot) rows from the feature stage: every view of the training images, and
     the validation images as they are."""
-    with np.load(features_dir / "train.npz") as train, np.load(features_dir / "val.npz") as val:
-        rows, labels = view_rows(train["views"], train["labels"])
-        return (rows, one_hot(labels, classes)), (val["plain"], one_hot(list(val["labels"]), classes))
+    rows, labels = load_features(features_dir, "train").view_rows()
+    val = load_features(features_dir, "val")
+    return (rows, one_hot(labels, classes)), (val.plain, one_hot(val.labels, classes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-dir", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    params = load_params(args.params)
+    params = stage_params(args.params)
     train, model_params, size, seed = params["train"], params["model"], params["image_size"], params["seed"]
 
     seed_everything(seed)
@@ -59,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     val_paths, val_labels = read_split(split / "val.csv")
     classes = sorted(set(train_labels))
     weights = class_weights(train_labels, classes) if train["class_weights"] else None
-    online = trains_online(train)
+    online = trains_online(params)
     print(
         f"train: {len(train_paths)} images, classes {classes}, {policy}, {'online' if online else 'cached'}"
     )
@@ -76,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         head = build_head(base.output_shape[1:], classes, units, dropout)
         model = assemble(base, head, classes, size, build_augmentation(params["augment"], seed))
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
-        trained, data = (model, online_data) if online else (head, cached(Path(args.features_dir), classes))
+        trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
         compile_model(trained, model_params["learning_rate"], train["label_smoothing"])
         epoch = fit(trained, *data, params["epochs"], params, live, weights)
         if train["finetune_epochs"]:

@@ -24,6 +24,7 @@ from corpus import (
     make_corpus,
     make_single_class,
 )
+from project import write_params
 
 from emotion_pipeline.images import ImageError, find_images, is_hidden, load_image
 from emotion_pipeline.splitting import MIN_PER_CLASS, SPLITS
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # importing it loads TensorFlow: only the CLI and web tests p
 SIZE = 32
 FILES = corpus_files()
 OUTPUTS = (*(f"{name}.csv" for name in SPLITS), "skipped.csv", "counts.json")
-PARAMS = "seed: 7\ndata:\n  test_fraction: 0.1\n  val_fraction: 0.2\n"
+PARAMS = {"seed": 7, "data.test_fraction": 0.1, "data.val_fraction": 0.2}
 
 
 @dataclass
@@ -65,8 +66,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Ex
 
 def run_split(stage: ModuleType, data_dir: Path, out_dir: Path) -> Run:
     """Run the stage as DVC would, with a params file next to the data, capturing its output."""
-    params = data_dir.parent / "params.yaml"
-    params.write_text(PARAMS)
+    params = write_params(data_dir.parent / "params.yaml", PARAMS)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         argv = ["--params", str(params), "--data-dir", str(data_dir), "--out-dir", str(out_dir)]

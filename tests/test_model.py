@@ -17,15 +17,14 @@ from PIL import Image
 from emotion_pipeline.images import load_image
 from emotion_pipeline.model import (
     BGR_MEAN,
-    WeightsUnavailable,
     assemble,
     build_augmentation,
     build_head,
     build_vgg16,
-    fetch_imagenet_weights,
     load_classifier,
 )
 from emotion_pipeline.predict import Classifier
+from emotion_pipeline.weights import WeightsUnavailable, fetch_imagenet_weights
 
 CLASSES = ["angry", "happy", "sad"]
 AUGMENT = {"width_shift": 0.15, "height_shift": 0.15, "horizontal_flip": True, "vertical_flip": True}

@@ -6,61 +6,28 @@ A small image size keeps it to a few minutes on 2 cores; everything else is the 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from processes import queue_workers, stopped_queue, wait_until
+from project import copy_project, run, tool_env
 
-ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = [
     *("-S", "data.dir=data/sample", "-S", "model.weights=none"),
     *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),
 ]
 PNGS = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
 QUEUE_DEADLINE = 240  # two tiny experiments on 2 cores take well under a minute each
-OUTPUTS = ["dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/features"]
-
-
-def tool_env() -> dict[str, str]:
-    """This interpreter's tools (dvc, python) first on PATH, and wide tables."""
-    return {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "COLUMNS": "400",
-    }
-
-
-def run(project: Path, *args: str) -> str:
-    """Run a command in the copy with this interpreter's tools; fail with its output."""
-    done = subprocess.run(args, cwd=project, env=tool_env(), capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh git copy of the tracked project, without any pipeline outputs."""
-    copy = tmp_path_factory.mktemp("project")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\n")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file() and not any(name == o or name.startswith(o + "/") for o in OUTPUTS):
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
-    run(copy, "git", "init", "-q")
-    run(copy, "git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
-    run(copy, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy")
-    return copy
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +51,11 @@ def test_baseline_writes_metrics_and_plots(project: Path, experiments: dict[str,
     assert set(metrics["per_class"]) == {"angry", "happy", "sad"}
     assert {"precision", "recall", "f1", "support"} <= set(metrics["per_class"]["sad"])
     assert sum(c["support"] for c in metrics["per_class"].values()) == 12
-    repeated = metrics["repeated"]
-    assert repeated["folds"] == 3 and len(repeated["macro_f1"]["values"]) == 3
-    assert repeated["accuracy"]["std"] >= 0 and 0 <= repeated["accuracy"]["mean"] <= 1
+    crossval = json.loads((project / "metrics/crossval.json").read_text())
+    assert crossval["folds"] == 3 and len(crossval["macro_f1"]["values"]) == 3
+    accuracy = crossval["accuracy"]
+    assert accuracy["mean"] == pytest.approx(sum(accuracy["values"]) / 3)
+    assert accuracy["std"] == pytest.approx(float(np.std(accuracy["values"], ddof=1)))
     for name in PNGS:
         with Image.open(project / "plots" / name) as image:
             assert image.format == "PNG" and image.width > 300
@@ -96,7 +65,7 @@ def test_baseline_writes_metrics_and_plots(project: Path, experiments: dict[str,
 
 def test_improved_reuses_the_feature_cache(experiments: dict[str, str]) -> None:
     improved = experiments["improved"]
-    for stage in ("base", "split", "features"):
+    for stage in ("base", "split", "features", "crossval_features"):
         assert f"Stage '{stage}' didn't change, skipping" in improved
     for stage in ("train", "crossval", "evaluate", "report"):
         assert f"Running stage '{stage}'" in improved
@@ -146,7 +115,7 @@ def test_queue_runs_two_experiments(project: Path, experiments: dict[str, str], 
     run(project, "dvc", "queue", "remove", "--all")  # only this run's tasks in `dvc queue status`
     before = experiment_epochs(project)
     run(project, "dvc", "exp", "run", "--queue", *OFFLINE, "-S", "epochs=2,3")
-    env = tool_env()
+    env = tool_env(project)
     with stopped_queue(project, env), open(tmp_path / "queue.log", "w") as log:
         # The workers inherit the starting command's output: a file, never a pipe this test waits on.
         subprocess.run(

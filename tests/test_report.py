@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
+from project import write_params
 
-from emotion_pipeline import report
+from emotion_pipeline.report import grid, inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]
@@ -25,17 +26,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
 # (class, index) -> wrong prediction; every other image is predicted correctly.
 ERRORS = {("angry", 1): "sad", ("sad", 0): "happy"}
-PARAMS = """\
-seed: 42
-data:
-  dir: data/raw
-  test_fraction: 0.2
-  val_fraction: 0.2
-train:
-  epochs: 5
-  learning_rate: 0.001
-  precision: mixed_bfloat16
-"""
+PARAMS = {"data.dir": "data/raw", "data.test_fraction": 0.2, "precision": "auto"}
 LOCK = f"""\
 schema: '2.0'
 stages:
@@ -105,14 +96,16 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
         "confusion_matrix": matrix,
         "classes": CLASSES,
         "n_images": 6,
+        "precision": "mixed_bfloat16",
     }
     if repeated:
-        metrics["repeated"] = {
+        crossval = {
             "method": "5-fold stratified",
             "folds": 5,
             "accuracy": {"mean": 0.712, "std": 0.051, "values": [0.7, 0.8, 0.65, 0.71, 0.7]},
             "macro_f1": {"mean": 0.698, "std": 0.049, "values": [0.69, 0.78, 0.64, 0.7, 0.68]},
         }
+        (root / "metrics" / "crossval.json").write_text(json.dumps(crossval), encoding="utf-8")
     (root / "metrics" / "test.json").write_text(json.dumps(metrics), encoding="utf-8")
     live = root / "dvclive" / "plots" / "metrics"
     _write_tsv(live / "train" / "loss.tsv", "loss", [1.1, 0.8, 0.6, 0.45, 0.35])
@@ -130,7 +123,7 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
     (split / "skipped.csv").write_text(
         "path,reason\ndata/raw/sad/notes.txt,not an image (unknown or unsupported format)\n", encoding="utf-8"
     )
-    (root / "params.yaml").write_text(PARAMS, encoding="utf-8")
+    write_params(root / "params.yaml", PARAMS)
     (root / "dvc.lock").write_text(LOCK, encoding="utf-8")
 
 
@@ -182,7 +175,7 @@ def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> No
     assert platform.python_version() in text
     for package in ("keras", "dvc", "dvclive"):
         assert f"| {metadata.version(package)} |" in text
-    assert "mixed_bfloat16" in text and "train.precision" in text
+    assert "| mixed_bfloat16 (params: `precision: auto`) |" in text
 
 
 def test_missing_eval_logs_lock_and_skipped_do_not_crash(
@@ -211,18 +204,18 @@ def test_selection_puts_errors_first_and_is_order_independent() -> None:
         for i in range(4)
     ]
     rows.append({"path": "angry/9.png", "actual": "angry", "predicted": "happy"})
-    chosen = report.select_predictions(rows, limit=6)
+    chosen = grid.select_predictions(rows, limit=6)
     assert [item.path for item in chosen[:2]] == ["angry/9.png", "happy/2.png"]
     # Correct ones take turns across classes, so all three appear right after the errors.
     assert [item.actual for item in chosen[2:5]] == ["angry", "happy", "sad"]
     assert len(chosen) == 6
-    assert report.select_predictions(list(reversed(rows)), limit=6) == chosen
-    assert len(report.select_predictions(rows, limit=100)) == len(rows)
+    assert grid.select_predictions(list(reversed(rows)), limit=6) == chosen
+    assert len(grid.select_predictions(rows, limit=100)) == len(rows)
 
 
 def test_titles_are_green_when_right_and_red_when_wrong() -> None:
-    right = report.GridItem("a.png", "happy", "happy")
-    wrong = report.GridItem("b.png", "sad", "angry")
+    right = grid.GridItem("a.png", "happy", "happy")
+    wrong = grid.GridItem("b.png", "sad", "angry")
     assert right.title == "true: happy / pred: happy"
     assert wrong.title == "true: sad / pred: angry"
     r, g, b = to_rgb(right.colour)
@@ -234,18 +227,18 @@ def test_titles_are_green_when_right_and_red_when_wrong() -> None:
 def test_read_curve_uses_epoch_from_step_and_keeps_the_last_duplicate(tmp_path: Path) -> None:
     path = tmp_path / "loss.tsv"
     path.write_text("timestamp\tstep\tloss\n1\t0\t0.9\n2\t1\t0.7\n3\t1\t0.6\n4\t2\t0.5\n", encoding="utf-8")
-    curve = report.read_curve(path)
+    curve = inputs.read_curve(path)
     assert curve is not None
     assert curve.epochs.tolist() == [1, 2, 3]
     assert curve.values.tolist() == [0.9, 0.6, 0.5]
-    assert report.read_curve(tmp_path / "absent.tsv") is None
+    assert inputs.read_curve(tmp_path / "absent.tsv") is None
 
 
 def test_data_hash_matches_the_split_dependency_on_the_data_folder(tmp_path: Path) -> None:
     lock = tmp_path / "dvc.lock"
     lock.write_text(LOCK, encoding="utf-8")
-    assert report.data_hash(lock, "data/raw") == DVC_HASH
-    assert report.data_hash(lock, "./data/raw/") == DVC_HASH
-    assert report.data_hash(lock, "data/other") == "unknown"
-    assert report.data_hash(lock, None) == "unknown"
-    assert report.data_hash(tmp_path / "absent.lock", "data/raw") == "unknown"
+    assert inputs.data_hash(lock, "data/raw") == DVC_HASH
+    assert inputs.data_hash(lock, "./data/raw/") == DVC_HASH
+    assert inputs.data_hash(lock, "data/other") == "unknown"
+    assert inputs.data_hash(lock, None) == "unknown"
+    assert inputs.data_hash(tmp_path / "absent.lock", "data/raw") == "unknown"

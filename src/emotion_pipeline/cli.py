@@ -94,9 +94,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every file; a bad file gets one stderr line and exit status 1, the rest still run."""
     files, problems = expand(args.paths)
     classifier = load(args.model)
-    from emotion_pipeline.predict import labelled, stderr_progress
+    from emotion_pipeline.predict import labelled
+    from emotion_pipeline.progress import Progress
 
-    progress = stderr_progress("predict") if sys.stderr.isatty() and len(files) > args.batch_size else None
+    progress = (
+        Progress("predict:", len(files)) if sys.stderr.isatty() and len(files) > args.batch_size else None
+    )
     result = classifier.predict_files(files, args.batch_size, progress)
     rows = [
         {"path": path, **labelled(classifier.classes, probabilities)}
@@ -121,7 +124,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CommandError(f"no files found in class folders under {args.dir}")
     classifier = load(args.model)
     from emotion_pipeline.metrics import classification_metrics
-    from emotion_pipeline.predict import stderr_progress
+    from emotion_pipeline.progress import Progress
 
     by_name = {name.lower(): name for name in classifier.classes}
     unknown = [folder.name for folder in class_folders(args.dir) if folder.name.lower() not in by_name]
@@ -132,7 +135,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     label_of = {str(c.path): by_name[c.label.lower()] for c in candidates}
     result = classifier.predict_files(
-        [c.path for c in candidates], args.batch_size, stderr_progress(f"evaluate {args.dir}")
+        [c.path for c in candidates], args.batch_size, Progress(f"evaluate {args.dir}:", len(candidates))
     )
     if not result.paths:
         raise CommandError(f"none of the {len(candidates)} files under {args.dir} could be read", status=1)

@@ -1,14 +1,21 @@
-"""The frozen base's outputs computed once: validation images as they are, training images as K
-augmented views, so that training the head reads features instead of running VGG16 every epoch."""
+"""The frozen base's outputs computed once per image, so training the head reads features instead
+of running VGG16 every epoch (`feature_cache` stores them)."""
 
 from __future__ import annotations
 
-import sys
-import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from emotion_pipeline.data import decoded_images
+from emotion_pipeline.feature_cache import SplitFeatures
+from emotion_pipeline.model import build_augmentation, build_vgg16, feature_extractor
+from emotion_pipeline.progress import Progress
+from emotion_pipeline.runtime import seed_everything, set_precision
 
 
 def extract(
@@ -33,14 +40,50 @@ def extract(
             images = augmentation(images, training=True)
         return tf.cast(extractor(images, training=False), tf.float32)
 
-    total = count * views
-    done, started, chunks = 0, time.perf_counter(), []
-    for step, batch in enumerate(dataset, 1):
+    progress = Progress(f"features: {label}", count * views)
+    chunks = []
+    for batch in dataset:
         chunks.append(forward(batch).numpy())
-        done += len(chunks[-1])
-        if step % 10 == 0 or done == total:
-            rate = done / (time.perf_counter() - started)
-            print(f"features: {label} {done}/{total} images ({rate:.1f} img/s)", file=sys.stderr, flush=True)
+        progress.advance(len(chunks[-1]))
     if not chunks:
         return np.zeros((0, *extractor.output_shape[1:]), dtype="float32")
     return np.concatenate(chunks)
+
+
+class Extractor:
+    """The frozen VGG16 set up as the run's params say (input size, precision, seeded augmentation):
+    one setup for every stage that computes features, so their features agree."""
+
+    def __init__(self, params: dict[str, Any], base_weights: str | Path) -> None:
+        seed_everything(params["seed"])
+        self.policy = set_precision(params["precision"])
+        self.size, self.batch_size = params["image_size"], params["batch_size"]
+        self.views = int(params["augment"]["views"])
+        self.model = feature_extractor(build_vgg16(base_weights, self.size), self.size)
+        self.augmentation = build_augmentation(params["augment"], params["seed"])
+
+    def __str__(self) -> str:
+        return f"{self.size}px, {self.policy}, {self.views} augmented views per image trained on"
+
+    def split(
+        self, paths: Sequence[str], labels: Sequence[str], name: str, views: bool, plain: bool
+    ) -> SplitFeatures:
+        """A split's features: augmented views of each image and/or its plain features; when both
+        are asked for, each image is decoded once."""
+        images = decoded_images(paths, self.size)
+        if views and plain:
+            images = images.cache()  # both passes read pixels decoded once
+        augmented = None
+        if views:
+            augmented = extract(
+                self.model,
+                images,
+                len(paths),
+                self.batch_size,
+                f"{name} views",
+                self.views,
+                self.augmentation,
+            )
+            augmented = augmented.reshape(len(paths), self.views, *augmented.shape[1:])
+        plain_features = extract(self.model, images, len(paths), self.batch_size, name) if plain else None
+        return SplitFeatures(np.asarray(labels, dtype=str), augmented, plain_features)

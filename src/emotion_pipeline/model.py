@@ -7,26 +7,13 @@ twice in training and once in serving). Its class names travel inside the same f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import tensorflow as tf
 
-VGG16_NOTOP_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-)
-VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
-VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 BGR_MEAN = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras' "caffe" mode uses
-
-
-class WeightsUnavailable(RuntimeError):
-    """The ImageNet weights could not be fetched; the message says how to go on offline."""
 
 
 @keras.saving.register_keras_serializable(package="emotion_pipeline")
@@ -56,22 +43,6 @@ class ClassNames(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "classes": self.classes}
-
-
-def fetch_imagenet_weights(origin: str = VGG16_NOTOP_URL, file_hash: str = VGG16_NOTOP_MD5) -> Path:
-    """Download (once per Keras cache) and hash-check the ImageNet VGG16 convolutional weights."""
-    try:
-        return Path(
-            keras.utils.get_file(VGG16_NOTOP_FILE, origin, file_hash=file_hash, cache_subdir="models")
-        )
-    except Exception as error:  # get_file raises bare Exception for network and hash failures
-        target = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise WeightsUnavailable(
-            f"could not download the VGG16 ImageNet weights ({reason}): place "
-            f"{VGG16_NOTOP_FILE} in {target}/, or set model.weights to a weights file, "
-            "or set model.weights=none for random weights"
-        ) from None
 
 
 def build_vgg16(weights: str | Path | None, image_size: int | None = None) -> keras.Model:
@@ -135,6 +106,13 @@ def assemble(
     return keras.Model(inputs, outputs, name="emotion_classifier")
 
 
+def trained_precision(model: keras.Model) -> str:
+    """The dtype policy the classifier was trained and saved with (`float32` or `mixed_bfloat16`):
+    the file records it, so a model pulled from a remote says what `precision: auto` became."""
+    base = model.get_layer("vgg16")
+    return next(layer.dtype_policy.name for layer in base.layers if isinstance(layer, keras.layers.Conv2D))
+
+
 def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], int]:
     """Load a saved classifier: the model, its class names and its input size."""
     path = Path(path)
@@ -143,44 +121,3 @@ def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], int]:
     model = keras.models.load_model(path, compile=False)
     names = next(layer.classes for layer in model.layers if isinstance(layer, ClassNames))
     return model, names, int(model.input_shape[1])
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU has AMX or AVX512-BF16, which make bfloat16 several times faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def set_precision(precision: str) -> str:
-    """Set Keras' global dtype policy from the `precision` param; returns the policy used."""
-    if precision == "auto":
-        gpus = tf.config.list_physical_devices("GPU")
-        fast = (
-            all(
-                tf.config.experimental.get_device_details(g).get("compute_capability", (0, 0)) >= (8, 0)
-                for g in gpus
-            )
-            if gpus
-            else cpu_has_fast_bf16()
-        )
-        precision = "mixed_bfloat16" if fast else "float32"
-    if precision not in ("float32", "mixed_bfloat16"):
-        raise ValueError(f"precision must be float32, mixed_bfloat16 or auto, not {precision!r}")
-    keras.mixed_precision.set_global_policy(precision)
-    return precision
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def distribution_strategy() -> tf.distribute.Strategy:
-    """Mirror training over every visible GPU when there are several; the default otherwise."""
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()

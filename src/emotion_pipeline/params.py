@@ -1,15 +1,85 @@
-"""Read `params.yaml` once per stage, and write small outputs so a failed run leaves old ones whole."""
+"""`params.yaml`: read and checked once per stage, and the switches that several stages read alike.
+
+Every value is checked against one schema before any work starts, so a bad `dvc exp run -S` fails
+at once with one line naming the param, its value and what is allowed, instead of a traceback
+minutes later in a later stage.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# With both fractions at most 0.5, every class of at least MIN_PER_CLASS images keeps at least one
+# image in each of train, val and test (tests/test_properties.py checks it over all sizes).
+Fraction = Annotated[float, Field(gt=0, le=0.5)]
+Shift = Annotated[float, Field(ge=0, lt=1)]
+Probability = Annotated[float, Field(ge=0, lt=1)]
+Positive = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+Rate = Annotated[float, Field(gt=0, le=1)]
+
+
+class ParamsError(ValueError):
+    """params.yaml holds a value the pipeline cannot run with; the message says which and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Data(_Section):
+    dir: Annotated[str, Field(min_length=1)]
+    test_fraction: Fraction
+    val_fraction: Fraction
+
+
+class Crossval(_Section):
+    folds: Count  # 0 (off) or at least 2: see check_params
+
+
+class Augment(_Section):
+    width_shift: Shift
+    height_shift: Shift
+    horizontal_flip: bool
+    vertical_flip: bool
+    views: Positive
+
+
+class Model(_Section):
+    weights: Annotated[str, Field(min_length=1)]
+    dense_units: Positive
+    dropout: Probability
+    learning_rate: Rate
+
+
+class Train(_Section):
+    mode: Literal["cached", "online"]
+    early_stopping: Count
+    class_weights: bool
+    label_smoothing: Probability
+    trainable_base: bool
+    finetune_epochs: Count
+    finetune_blocks: Annotated[int, Field(ge=1, le=5)]
+    finetune_learning_rate: Rate
+
+
+class Params(_Section):
+    epochs: Positive
+    batch_size: Positive
+    seed: Count
+    image_size: Annotated[int, Field(ge=32, le=1024)]  # VGG16 pools 5 times: 32 px is its minimum
+    precision: Literal["float32", "mixed_bfloat16", "auto"]
+    data: Data
+    crossval: Crossval
+    augment: Augment
+    model: Model
+    train: Train
 
 
 class _Loader(yaml.SafeLoader):
@@ -23,31 +93,51 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """The pipeline's parameters as a dict (the file DVC tracks and `dvc exp run -S` edits)."""
+def read_yaml(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=_Loader)
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename, so readers never see half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+def _problem(path: str | Path, error: dict[str, Any]) -> str:
+    name = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"{path}: {name} is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: {name} is not a known param"
+    return f"{path}: {name} = {error['input']!r}: {error['msg'].lower()}"
+
+
+def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any]:
+    """`params` if every value is allowed; else `ParamsError` naming the first param that is not."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        Params.model_validate(params)
+    except ValidationError as error:
+        raise ParamsError(_problem(path, error.errors(include_url=False)[0])) from None
+    if params["crossval"]["folds"] == 1:
+        raise ParamsError(f"{path}: crossval.folds = 1: must be 0 (off) or at least 2")
+    return params
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Atomic, stable (sorted keys, indented) JSON."""
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The pipeline's parameters as a dict (the file DVC tracks and `dvc exp run -S` edits), checked."""
+    return check_params(read_yaml(path), path)
 
 
-def trains_online(train: dict[str, Any]) -> bool:
+def stage_params(path: str | Path) -> dict[str, Any]:
+    """`load_params` for a stage's `main`: a bad value ends the stage with one `error:` line and
+    status 2 before it writes anything (a failed stage also stops `dvc repro` before later ones)."""
+    try:
+        return load_params(path)
+    except ParamsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def trains_online(params: dict[str, Any]) -> bool:
     """Whether images go through VGG16 while training (then no feature cache is used)."""
-    return train["mode"] == "online" or bool(train["trainable_base"])
+    return params["train"]["mode"] == "online" or bool(params["train"]["trainable_base"])
+
+
+def crossval_folds(params: dict[str, Any]) -> int:
+    """The number of cross-validation folds, 0 when cross-validation is off."""
+    return int(params["crossval"]["folds"])

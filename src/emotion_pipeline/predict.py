@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.model import load_classifier
+from emotion_pipeline.model import load_classifier, trained_precision
+from emotion_pipeline.progress import Progress
 
 
 @dataclass
@@ -36,6 +35,7 @@ class Classifier:
 
     def __init__(self, model_path: str | Path) -> None:
         self.model, self.classes, self.image_size = load_classifier(model_path)
+        self.precision = trained_precision(self.model)
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of uint8 RGB images already at the model's size."""
@@ -45,12 +45,12 @@ class Classifier:
         self,
         paths: Sequence[str | Path],
         batch_size: int = 32,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> Predictions:
         """Load in parallel and predict in batches; a bad file is recorded, never fatal."""
         result = Predictions()
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for start, batch in _chunks(paths, batch_size):
+            for batch in _chunks(paths, batch_size):
                 images = []
                 for path, loaded in zip(batch, pool.map(self._try_load, batch), strict=True):
                     if isinstance(loaded, str):
@@ -61,7 +61,7 @@ class Classifier:
                 if images:
                     result.probabilities.extend(self.predict_arrays(np.stack(images)))
                 if progress:
-                    progress(start + len(batch), len(paths))
+                    progress.advance(len(batch))
         return result
 
     def _try_load(self, path: str | Path) -> np.ndarray | str:
@@ -71,18 +71,6 @@ class Classifier:
             return str(error)
 
 
-def _chunks(items: Sequence, size: int) -> Iterator[tuple[int, Sequence]]:
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
-        yield start, items[start : start + size]
-
-
-def stderr_progress(label: str) -> Callable[[int, int], None]:
-    """A progress callback printing `label: done/total images (rate img/s)` on stderr."""
-    started = time.perf_counter()
-
-    def report(done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        end = "\n" if done >= total else "\r"
-        print(f"{label}: {done}/{total} images ({rate:.1f} img/s)", end=end, file=sys.stderr, flush=True)
-
-    return report
+        yield items[start : start + size]

@@ -8,6 +8,7 @@ eyes and mouth). Every image has its own seed, so any single file can be regener
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,19 @@ class _Face:
         return (self.at(u - half_w, v - half_h), self.at(u + half_w, v + half_h))
 
 
+@dataclass(frozen=True)
+class _Pen:
+    """What every feature is drawn with: the canvas, the face's frame, the random source, the
+    emotion, the ink colour and the line width."""
+
+    draw: ImageDraw.ImageDraw
+    face: _Face
+    rng: np.random.Generator
+    emotion: str
+    ink: tuple[int, int, int]
+    lw: int
+
+
 def _colour(values: np.ndarray) -> tuple[int, int, int]:
     r, g, b = (int(c) for c in np.clip(np.round(values), 0, 255))
     return (r, g, b)
@@ -70,15 +84,9 @@ def _background(rng: np.random.Generator, side: int) -> Image.Image:
     return Image.fromarray(np.round(pixels).astype(np.uint8), "RGB")
 
 
-def _eyes(
-    draw: ImageDraw.ImageDraw,
-    face: _Face,
-    rng: np.random.Generator,
-    emotion: str,
-    ink: tuple[int, int, int],
-    lw: int,
-) -> tuple[float, float]:
+def _eyes(pen: _Pen) -> tuple[float, float]:
     """Draw both eyes; returns (eye_u, eye_v) so brows and tears can be placed relative to them."""
+    draw, face, rng, emotion, ink, lw = pen.draw, pen.face, pen.rng, pen.emotion, pen.ink, pen.lw
     eye_u = rng.uniform(0.32, 0.42)
     eye_v = rng.uniform(-0.22, -0.1)
     half_w = rng.uniform(0.1, 0.14)
@@ -106,17 +114,9 @@ def _eyes(
     return eye_u, eye_v
 
 
-def _brows(
-    draw: ImageDraw.ImageDraw,
-    face: _Face,
-    rng: np.random.Generator,
-    emotion: str,
-    ink: tuple[int, int, int],
-    lw: int,
-    eye_u: float,
-    eye_v: float,
-) -> None:
+def _brows(pen: _Pen, eye_u: float, eye_v: float) -> None:
     """Brow slant carries most of the emotion: V for angry, inverted V for sad, arches for happy."""
+    draw, face, rng, emotion, ink, lw = pen.draw, pen.face, pen.rng, pen.emotion, pen.ink, pen.lw
     base = eye_v - rng.uniform(0.2, 0.27)
     inner = rng.uniform(0.1, 0.18)
     outer = eye_u + rng.uniform(0.14, 0.2)
@@ -135,15 +135,9 @@ def _brows(
         draw.line(points, fill=ink, width=width, joint="curve")
 
 
-def _mouth(
-    draw: ImageDraw.ImageDraw,
-    face: _Face,
-    rng: np.random.Generator,
-    emotion: str,
-    ink: tuple[int, int, int],
-    lw: int,
-) -> None:
+def _mouth(pen: _Pen) -> None:
     """Smile arc (sometimes open) for happy, frown arc for sad, short tight line for angry."""
+    draw, face, rng, emotion, ink, lw = pen.draw, pen.face, pen.rng, pen.emotion, pen.ink, pen.lw
     v = rng.uniform(0.42, 0.55) + rng.normal(0, 0.01)
     u = rng.normal(0, 0.02)
     if emotion == "happy":
@@ -175,10 +169,9 @@ def _mouth(
             )
 
 
-def _tear(
-    draw: ImageDraw.ImageDraw, face: _Face, rng: np.random.Generator, eye_u: float, eye_v: float
-) -> None:
+def _tear(pen: _Pen, eye_u: float, eye_v: float) -> None:
     """A blue drop under one eye: an optional, redundant cue for sad."""
+    draw, face, rng = pen.draw, pen.face, pen.rng
     u = eye_u * (1 if rng.random() < 0.5 else -1)
     v = eye_v + rng.uniform(0.17, 0.25)
     r = rng.uniform(0.045, 0.06)
@@ -207,11 +200,12 @@ def draw_face(emotion: str, rng: np.random.Generator, size: int) -> Image.Image:
     layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     draw.ellipse(face.box(0, 0, 1, 1), fill=skin, outline=ink, width=lw)
-    eye_u, eye_v = _eyes(draw, face, rng, emotion, ink, lw)
-    _brows(draw, face, rng, emotion, ink, lw, eye_u, eye_v)
-    _mouth(draw, face, rng, emotion, ink, lw)
+    pen = _Pen(draw, face, rng, emotion, ink, lw)
+    eye_u, eye_v = _eyes(pen)
+    _brows(pen, eye_u, eye_v)
+    _mouth(pen)
     if emotion == "sad" and rng.random() < 0.5:
-        _tear(draw, face, rng, eye_u, eye_v)
+        _tear(pen, eye_u, eye_v)
     layer = layer.rotate(rng.uniform(-12, 12), resample=Image.Resampling.BICUBIC, center=(cx, cy))
     canvas.paste(layer, (0, 0), layer)
 

@@ -1,16 +1,22 @@
-"""A stratified, seeded split that works for small classes and gives the same files every time."""
+"""A stratified, seeded split that works for small classes and gives the same files every time.
+
+Each split file lists path, label and the md5 of the file's bytes: an image edited in place under
+the same name changes the split files, so DVC reruns every stage that reads its pixels.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from emotion_pipeline.tables import read_table
+
 SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ("path", "label", "md5")
 MIN_PER_CLASS = 7  # fewer cannot keep every split within one image of its share (one each at least)
 
 
@@ -53,20 +59,19 @@ def stratified_split(
     return {name: sorted(rows) for name, rows in result.items()}
 
 
-def to_csv(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("path", "label")) -> str:
-    """CSV text with Unix newlines, identical bytes for identical rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+def content_hash(path: str | Path) -> str:
+    """The md5 of a file's bytes, as DVC computes it."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_split(path: str | Path) -> tuple[list[str], list[str]]:
     """The paths and labels of one split file."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [row["path"] for row in rows], [row["label"] for row in rows]
+    rows = read_table(path)
+    return rows["path"].tolist(), rows["label"].tolist()
 
 
 def class_counts(split: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, int]]:

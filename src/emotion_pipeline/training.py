@@ -38,11 +38,6 @@ def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, fl
     return {i: float(len(labels) / (len(classes) * n)) for i, n in enumerate(counts) if n}
 
 
-def view_rows(views: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Each image's K cached views as K training rows, each with the image's label."""
-    return views.reshape(-1, *views.shape[2:]), list(np.repeat(np.asarray(labels), views.shape[1]))
-
-
 def callbacks(live: Live | None, train: dict[str, Any], validated: bool) -> list[keras.callbacks.Callback]:
     """DVCLive logging, plus early stopping on validation loss (best weights restored) when asked."""
     result: list[keras.callbacks.Callback] = [LiveMetrics(live)] if live else []

@@ -1,0 +1,157 @@
+"""What the report reads: DVCLive's training logs, the split's files, dvc.lock and package versions.
+
+Every reader tolerates its input being absent: a report with a gap beats no report.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from emotion_pipeline.tables import read_table
+
+# Distribution names differ by platform (tensorflow-cpu on x86-64 Linux); the first installed wins.
+VERSION_PACKAGES: dict[str, tuple[str, ...]] = {
+    "TensorFlow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly"),
+    "Keras": ("keras",),
+    "DVC": ("dvc",),
+    "DVCLive": ("dvclive",),
+}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One logged metric: epochs (1-based) and values, sorted by epoch."""
+
+    epochs: np.ndarray
+    values: np.ndarray
+
+
+# {"loss": {"train": Curve, "eval": Curve}, "accuracy": {...}}; a missing file is a missing key.
+TrainingLog = dict[str, dict[str, Curve]]
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """The validation epoch a checkpoint would keep (lowest validation loss), for the plot and report."""
+
+    epoch: int
+    val_loss: float | None
+    val_accuracy: float | None
+
+
+def read_curve(path: str | Path) -> Curve | None:
+    """A DVCLive TSV (`timestamp, step, value`) as a curve, or None when the file is absent or empty.
+
+    Steps count from 0, so epoch = step + 1. A step logged twice (a resumed run) keeps its last value.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, sep="\t")
+    except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError):
+        return None
+    if "step" not in frame.columns or frame.shape[1] < 2:
+        return None
+    points = pd.DataFrame(  # the metric is the last column, whatever its name
+        {
+            "step": pd.to_numeric(frame["step"], errors="coerce"),
+            "value": pd.to_numeric(frame.iloc[:, -1], errors="coerce"),
+        }
+    ).dropna()
+    points = points.drop_duplicates("step", keep="last").sort_values("step")
+    if points.empty:
+        return None
+    return Curve(points["step"].to_numpy(dtype=int) + 1, points["value"].to_numpy(dtype=float))
+
+
+def read_training_log(live_dir: str | Path) -> TrainingLog:
+    """Loss and accuracy curves for training and validation; absent files are simply left out."""
+    base = Path(live_dir) / "plots" / "metrics"
+    log: TrainingLog = {}
+    for metric in ("loss", "accuracy"):
+        for split in ("train", "eval"):
+            curve = read_curve(base / split / f"{metric}.tsv")
+            if curve is not None:
+                log.setdefault(metric, {})[split] = curve
+    return log
+
+
+def best_epoch(log: TrainingLog) -> BestEpoch | None:
+    """Lowest validation loss (else highest validation accuracy); earliest epoch wins a tie."""
+    val_loss = log.get("loss", {}).get("eval")
+    val_acc = log.get("accuracy", {}).get("eval")
+
+    def value_at(curve: Curve | None, epoch: int) -> float | None:
+        if curve is None:
+            return None
+        hits = np.flatnonzero(curve.epochs == epoch)
+        return float(curve.values[hits[0]]) if hits.size else None
+
+    if val_loss is not None and np.isfinite(val_loss.values).any():
+        epoch = int(val_loss.epochs[np.nanargmin(val_loss.values)])
+    elif val_acc is not None and np.isfinite(val_acc.values).any():
+        epoch = int(val_acc.epochs[np.nanargmax(val_acc.values)])
+    else:
+        return None
+    return BestEpoch(epoch, value_at(val_loss, epoch), value_at(val_acc, epoch))
+
+
+def read_predictions(path: str | Path) -> list[dict[str, str]]:
+    """The rows of `predictions.csv` (`path, actual, predicted`)."""
+    return read_table(path).to_dict("records")
+
+
+def read_skipped(path: str | Path) -> pd.DataFrame | None:
+    """`skipped.csv` (path, reason), or None when the file is absent."""
+    return read_table(path) if Path(path).is_file() else None
+
+
+def _clean_path(path: str) -> str:
+    return Path(str(path).strip()).as_posix().rstrip("/") or "."
+
+
+def data_hash(lock_path: str | Path, data_dir: str | None) -> str:
+    """The DVC md5 of the `split` stage's dependency on the data folder, or "unknown".
+
+    This is the content hash DVC recorded when the split ran, so the report names exactly which data
+    produced the numbers; it is "unknown" when dvc.lock is absent or does not list the folder.
+    """
+    lock_path = Path(lock_path)
+    if data_dir is None or not lock_path.is_file():
+        return "unknown"
+    try:
+        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+        deps = lock["stages"]["split"]["deps"]
+    except (yaml.YAMLError, KeyError, TypeError):
+        return "unknown"
+    wanted = _clean_path(data_dir)
+    for dep in deps or []:
+        if isinstance(dep, dict) and _clean_path(dep.get("path", "")) == wanted:
+            for key in ("md5", "checksum", "etag"):
+                if dep.get(key):
+                    return str(dep[key])
+    return "unknown"
+
+
+def package_version(*names: str) -> str:
+    """The version of the first installed distribution among `names` (no import, so no TF start-up)."""
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def environment() -> dict[str, str]:
+    """Python and the versions of the libraries that shape training, evaluation and tracking."""
+    versions = {"Python": f"{platform.python_version()} ({platform.python_implementation()})"}
+    versions.update({label: package_version(*names) for label, names in VERSION_PACKAGES.items()})
+    versions["Platform"] = platform.platform(terse=True)
+    return versions

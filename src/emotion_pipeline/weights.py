@@ -1,0 +1,48 @@
+"""Where the VGG16 base's starting weights come from: ImageNet (downloaded once, hash-checked), a
+weights file, or none (random), as the `model.weights` param says."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VGG16_NOTOP_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
+VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
+VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+class WeightsUnavailable(RuntimeError):
+    """The weights cannot be had; the message says how to go on (offline included)."""
+
+
+def fetch_imagenet_weights(origin: str = VGG16_NOTOP_URL, file_hash: str = VGG16_NOTOP_MD5) -> Path:
+    """Download (once per Keras cache) and hash-check the ImageNet VGG16 convolutional weights."""
+    import keras
+
+    try:
+        return Path(
+            keras.utils.get_file(VGG16_NOTOP_FILE, origin, file_hash=file_hash, cache_subdir="models")
+        )
+    except Exception as error:  # get_file raises bare Exception for network and hash failures
+        target = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsUnavailable(
+            f"could not download the VGG16 ImageNet weights ({reason}): place "
+            f"{VGG16_NOTOP_FILE} in {target}/, or set model.weights to a weights file, "
+            "or set model.weights=none for random weights"
+        ) from None
+
+
+def resolve_weights(weights: str) -> Path | None:
+    """`imagenet` → Keras' hash-checked download, `none` → random init, anything else → a file."""
+    if weights == "imagenet":
+        return fetch_imagenet_weights()
+    if weights == "none":
+        return None
+    path = Path(weights)
+    if not path.is_file():
+        raise WeightsUnavailable(f"model.weights file not found: {path} (use imagenet, none or a path)")
+    return path

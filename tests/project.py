@@ -1,0 +1,76 @@
+"""A throw-away git copy of the project for tests that run DVC, and a way to run commands in it.
+
+The copy's stages import the copy's own package (PYTHONPATH), so a test may change a source file
+in the copy and see the pipeline react, without touching the checkout under test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUTS = ("dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/features")
+GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
+
+
+def copy_project(target: Path) -> Path:
+    """Copy the files git tracks (and untracked, unignored ones), minus pipeline outputs; commit."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file() and not any(name == o or name.startswith(o + "/") for o in OUTPUTS):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run([*GIT, *args], cwd=target, check=True, capture_output=True)
+    return target
+
+
+def tool_env(project: Path) -> dict[str, str]:
+    """This interpreter's tools (dvc, python) first on PATH, the copy's package first on the import
+    path, and wide tables."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(project / "src"),
+        "COLUMNS": "400",
+    }
+
+
+def run(project: Path, *args: str, timeout: float = 900) -> str:
+    """Run a command in the copy; fail the test with its output if it fails."""
+    done = subprocess.run(
+        args, cwd=project, env=tool_env(project), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def params_with(changes: dict[str, Any], base: Path = ROOT / "params.yaml") -> dict[str, Any]:
+    """The project's params with `changes` applied, keys dotted as `dvc exp run -S` takes them."""
+    params = yaml.safe_load(base.read_text())
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        node = params
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
+    return params
+
+
+def write_params(path: Path, changes: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(params_with(changes), sort_keys=False))
+    return path

@@ -1,0 +1,93 @@
+"""DVC reruns a stage only when a listed dependency changes: every stage must list each project
+file it runs, and the split must change when an image's bytes do."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from imports import import_closure
+from PIL import Image
+from project import ROOT, copy_project, run, write_params
+
+SETTINGS = {"data.dir": "data/sample", "model.weights": "none", "image_size": 32, "augment.views": 1}
+
+
+def stage_scripts(dvc_yaml: dict) -> dict[str, Path]:
+    """Each stage's script, from its command (`python stages/<name>.py ...`)."""
+    scripts = {}
+    for name, stage in dvc_yaml["stages"].items():
+        found = re.search(r"python (\S+\.py)", stage["cmd"])
+        assert found, f"stage {name}: no `python <script>.py` in its command"
+        scripts[name] = ROOT / found[1]
+    return scripts
+
+
+def test_every_stage_lists_each_project_file_it_imports() -> None:
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for name, script in stage_scripts(dvc_yaml).items():
+        closure = {p.relative_to(ROOT).as_posix() for p in import_closure(script, ROOT / "src")}
+        listed = {dep for dep in dvc_yaml["stages"][name]["deps"] if dep.endswith(".py")}
+        assert closure - listed == set(), f"stage {name} runs files dvc.yaml does not list"
+        assert listed - closure == set(), f"stage {name} lists files it does not run (needless reruns)"
+
+
+def test_the_closure_follows_imports_inside_functions_and_packages(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "emotion_pipeline"
+    (package / "report").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "report" / "__init__.py").write_text("")
+    (package / "report" / "page.py").write_text("from emotion_pipeline.tables import write\n")
+    (package / "tables.py").write_text("import json\n")
+    (package / "unused.py").write_text("")
+    script = tmp_path / "stage.py"
+    script.write_text("import sys\n\ndef main():\n    from emotion_pipeline.report import page\n")
+    names = {p.relative_to(tmp_path).as_posix() for p in import_closure(script, tmp_path / "src")}
+    assert names == {
+        "stage.py",
+        "src/emotion_pipeline/__init__.py",
+        "src/emotion_pipeline/report/__init__.py",
+        "src/emotion_pipeline/report/page.py",
+        "src/emotion_pipeline/tables.py",
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project with `features` and everything before it run, on the sample, at 32 px."""
+    project = copy_project(tmp_path_factory.mktemp("deps"))
+    write_params(project / "params.yaml", SETTINGS)
+    run(project, "dvc", "repro", "features")
+    return project
+
+
+def changed(project: Path) -> dict[str, list]:
+    """`dvc status` as {stage: what changed}; empty when everything is up to date."""
+    return json.loads(run(project, "dvc", "status", "--json").strip().splitlines()[-1] or "{}")
+
+
+def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
+    model = pipeline / "src/emotion_pipeline/model.py"
+    original = model.read_text()
+    assert "features" not in changed(pipeline)
+    try:
+        model.write_text(original.replace("BGR_MEAN = (103.939,", "BGR_MEAN = (104.0,"))
+        status = changed(pipeline)
+        assert "features" in status and "src/emotion_pipeline/model.py" in json.dumps(status["features"])
+    finally:
+        model.write_text(original)
+    assert "features" not in changed(pipeline)
+
+
+def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
+    image = pipeline / "data/sample/happy/happy_000.jpg"
+    with Image.open(image) as opened:
+        pixels = np.asarray(opened.convert("RGB"))
+    Image.fromarray(255 - pixels).save(image, format="JPEG")  # same name, other pixels
+    run(pipeline, "dvc", "repro", "split")
+    status = changed(pipeline)
+    assert "features" in status and "data/split" in json.dumps(status["features"])
