@@ -2,9 +2,12 @@
 
 Starts `emotion serve` as a subprocess on a free loopback port, sends a bounded number of uploads
 drawn in a fixed rotation from the test corpus (valid odd images, corrupt files, decompression
-bombs), and prints the answers per status code, latency percentiles and the server's memory.
-Exits non-zero on any 5xx, any answer other than the one expected for the file, or a traceback
-in the server's log.
+bombs, formats outside the list: TIFF, EPS, PSD, ICO) plus hostile extras (a 10,000 x 10,000
+16-bit greyscale PNG of 194 KB, an upload over the 10 MB limit), and prints the answers per status
+code, latency percentiles (all uploads, and the small ones alone: they must not queue behind large
+decodes) and the server's memory. Exits non-zero on any 5xx, any answer other than those expected
+for the file (a large image may be answered 429 while another decodes), or a traceback in the
+server's log.
 
     python bench/load_mixed.py --model models/model.keras --requests 500 --clients 8
 """
@@ -21,8 +24,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +34,7 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from corpus import corpus_files
+from corpus import corpus_files, uniform_png
 
 HOST = "127.0.0.1"  # loopback only
 MAX_REQUESTS = 5000
@@ -42,34 +46,45 @@ class Upload:
     name: str
     body: bytes
     content_type: str
-    expected: int
+    expected: frozenset[int]
+    small: bool  # decodes under LARGE_BYTES (or not at all): never waits for a large decode
 
 
 @dataclass(frozen=True)
 class Answer:
-    name: str
+    upload: Upload
     status: int
-    expected: int
     seconds: float
+    body: str  # the start of the answer: a JSON prediction or error
+
+
+def upload(relative: str, data: bytes, expected: set[int], small: bool = True) -> Upload:
+    """One file as a ready multipart body."""
+    boundary = uuid.uuid4().hex
+    name = Path(relative).name.replace('"', "'")
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return Upload(relative, body, f"multipart/form-data; boundary={boundary}", frozenset(expected), small)
 
 
 def uploads() -> list[Upload]:
-    """Each corpus file as a ready multipart body, expecting 200 if it decodes and 400 if not."""
+    """Each corpus file, expecting 200 if it decodes and 400 if not, then the hostile extras; large
+    images may also be answered 429 (busy) while another large one decodes."""
     result = []
     for relative, (data, expectation) in corpus_files().items():
-        boundary = uuid.uuid4().hex
-        name = Path(relative).name.replace('"', "'")
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n"
-            ).encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        status = 400 if expectation.load_error else 200
-        result.append(Upload(relative, body, f"multipart/form-data; boundary={boundary}", status))
-    return result
+        expected = {400} if expectation.load_error else {200, 429} if expectation.large else {200}
+        result.append(upload(relative, data, expected, small=not expectation.large))
+    return [
+        *result,
+        upload("hostile/scan 16-bit 10k.png", uniform_png(10_000, 10_000, 16), {200, 429}, small=False),
+        upload("hostile/over 10 MB.png", bytes(10_500_000), {413}),
+    ]
 
 
 def free_port() -> int:
@@ -100,11 +115,19 @@ def send(port: int, upload: Upload) -> Answer:
     try:
         connection.request("POST", "/api/predict", upload.body, {"Content-Type": upload.content_type})
         response = connection.getresponse()
-        response.read()
+        body = response.read()[:300].decode(errors="replace")
         status = response.status
     finally:
         connection.close()
-    return Answer(upload.name, status, upload.expected, time.perf_counter() - started)
+    return Answer(upload, status, time.perf_counter() - started, body)
+
+
+def percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    latency = np.array(seconds) * 1000
+    return {
+        **{f"p{q}": round(float(np.percentile(latency, q)), 1) for q in (50, 95, 99)},
+        "max": round(float(latency.max()), 1),
+    }
 
 
 def rss_mb(process: psutil.Process) -> float:
@@ -120,6 +143,40 @@ def peak_rss_mb(pid: int) -> float | None:
     except OSError:
         pass
     return None
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Restart the high-water mark from the current RSS (Linux), so the peak is the load's, not the
+    model loading's."""
+    with suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+@dataclass
+class Server:
+    port: int
+    process: psutil.Process
+    log: str = ""  # its output, once it has ended
+
+
+@contextmanager
+def serving(model: Path, threads: int, startup_timeout: float) -> Iterator[Server]:
+    """`emotion serve` on a free loopback port, answering; terminated whatever happens."""
+    port = free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        command = [sys.executable, "-m", "emotion_pipeline.cli", "serve", "--model", str(model)]
+        command += ["--host", HOST, "--port", str(port), "--threads", str(threads)]
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        served = Server(port, psutil.Process(server.pid))
+        try:
+            wait_ready(port, server, startup_timeout)
+            reset_peak_rss(server.pid)
+            yield served
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.seek(0)
+            served.log = log.read()
 
 
 def bounded(limit: int) -> Callable[[str], int]:
@@ -147,42 +204,27 @@ def main(argv: list[str] | None = None) -> int:
 
     files = uploads()
     plan = [files[index % len(files)] for index in range(args.requests)]
-    port = free_port()
-    with tempfile.TemporaryFile("w+") as log:
-        command = [sys.executable, "-m", "emotion_pipeline.cli", "serve", "--model", str(args.model)]
-        command += ["--host", HOST, "--port", str(port), "--threads", str(args.threads)]
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(port, server, args.startup_timeout)
-            process = psutil.Process(server.pid)
-            before = rss_mb(process)
-            started = time.perf_counter()
-            with ThreadPoolExecutor(args.clients) as pool:
-                answers = list(pool.map(lambda upload: send(port, upload), plan))
-            wall = time.perf_counter() - started
-            after, peak = rss_mb(process), peak_rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        log.seek(0)
-        server_log = log.read()
+    with serving(args.model, args.threads, args.startup_timeout) as server:
+        before = rss_mb(server.process)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            answers = list(pool.map(lambda upload: send(server.port, upload), plan))
+        wall = time.perf_counter() - started
+        after, peak = rss_mb(server.process), peak_rss_mb(server.process.pid)
 
     statuses = Counter(answer.status for answer in answers)
-    wrong = Counter((a.name, a.status) for a in answers if a.status != a.expected)
-    latency = np.array([answer.seconds for answer in answers]) * 1000
+    wrong = Counter((a.upload.name, a.status) for a in answers if a.status not in a.upload.expected)
     summary = {
         "requests": len(answers),
         "clients": args.clients,
         "distinct_files": len(files),
         "status_counts": {str(code): count for code, count in sorted(statuses.items())},
         "unexpected": {f"{name} -> {status}": count for (name, status), count in sorted(wrong.items())},
-        "latency_ms": {
-            **{f"p{q}": round(float(np.percentile(latency, q)), 1) for q in (50, 95, 99)},
-            "max": round(float(latency.max()), 1),
-        },
+        "latency_ms": percentiles_ms([answer.seconds for answer in answers]),
+        "latency_ms_small_uploads": percentiles_ms([a.seconds for a in answers if a.upload.small]),
         "throughput_rps": round(len(answers) / wall, 1),
         "server_rss_mb": {"before": round(before), "after": round(after), "peak": peak and round(peak)},
-        "tracebacks_in_server_log": server_log.count("Traceback"),
+        "tracebacks_in_server_log": server.log.count("Traceback"),
     }
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     failures = sum(count for code, count in statuses.items() if code >= 500)

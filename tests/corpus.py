@@ -41,6 +41,7 @@ class Expectation:
     what: str  # the input, in words, for reports
     load_error: str = ""  # a substring of load_image's ImageError; empty when the file decodes
     ignored: str = ""  # find_images' reason when the file is never even tried (hidden, outside a class)
+    large: bool = False  # over LARGE_BYTES to decode: a server answers 429 while another such one decodes
     regions: Mapping[str, RGB] = field(default_factory=dict)
     tolerance: int = 12
 
@@ -55,9 +56,11 @@ class Expectation:
         return self.ignored or self.load_error
 
 
-def image(what: str, regions: Mapping[str, RGB] | None = None, tolerance: int = 12) -> Expectation:
+def image(
+    what: str, regions: Mapping[str, RGB] | None = None, tolerance: int = 12, large: bool = False
+) -> Expectation:
     """A file that must load (and be used), with the colours that prove its conversion."""
-    return Expectation(what, regions=regions or {}, tolerance=tolerance)
+    return Expectation(what, regions=regions or {}, tolerance=tolerance, large=large)
 
 
 def bad(what: str, load_error: str) -> Expectation:
@@ -90,14 +93,17 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def uniform_png(width: int, height: int, bit_depth: int = 1, palette: RGB | None = None) -> bytes:
+def uniform_png(
+    width: int, height: int, bit_depth: int = 1, palette: RGB | None = None, channels: int = 1
+) -> bytes:
     """A valid PNG of one colour (all samples 0), built without ever holding its pixels.
 
-    Greyscale (black) unless `palette` gives the one colour. The zero rows are deflated in blocks
-    with a full flush, which makes every block's bytes identical: a 50,000 x 50,000 image costs
-    a few hundred KB and milliseconds, like a real decompression bomb.
+    Greyscale (black) unless `palette` gives the one colour; `channels` 2 to 4 make it greyscale with
+    alpha, RGB or RGBA (transparent black). The zero rows are deflated in blocks with a full flush,
+    which makes every block's bytes identical: a 50,000 x 50,000 image costs a few hundred KB and
+    milliseconds, like a real decompression bomb.
     """
-    row = bytes(1 + (width * bit_depth + 7) // 8)  # filter byte 0, then the samples
+    row = bytes(1 + (width * channels * bit_depth + 7) // 8)  # filter byte 0, then the samples
     rows_per_block = max(1, min(height, (1 << 22) // len(row)))
     blocks, rest = divmod(height, rows_per_block)
     compressor = zlib.compressobj(9)
@@ -109,7 +115,7 @@ def uniform_png(width: int, height: int, bit_depth: int = 1, palette: RGB | None
     # The trailer is the Adler-32 of all the zeros: a = 1, b = their count (mod 65521).
     adler = ((len(row) * height) % 65521) << 16 | 1
     stream = head + body * (blocks - 1) + tail[:-4] + struct.pack(">I", adler)
-    colour_type = 0 if palette is None else 3
+    colour_type = 3 if palette is not None else {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     chunks = [_chunk(b"IHDR", header)]
     if palette is not None:
@@ -163,6 +169,18 @@ def _unsupported_dds() -> bytes:
     return bytes(data)
 
 
+def _camera_mpo() -> bytes:
+    """A multi-picture JPEG (red, then blue) as many cameras write: Pillow calls its format "MPO"."""
+    frames = [Image.new("RGB", (40, 30), colour) for colour in (RED, BLUE)]
+    return encode(frames[0], "MPO", save_all=True, append_images=frames[1:], quality=95)
+
+
+# A minimal EPS file: Pillow would hand it to Ghostscript to draw.
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n0 0 moveto 8 8 lineto stroke\nshowpage\n%%EOF\n"
+# The start of a Photoshop file: signature, version 1, then a header Pillow would go on to parse.
+PSD = b"8BPS\x00\x01" + bytes(20)
+
+
 def _truncated_jpeg() -> bytes:
     """The first half of a JPEG, as an interrupted copy leaves it."""
     data = encode(noise(3, (200, 150)), "JPEG")
@@ -178,6 +196,7 @@ def corpus_files() -> dict[str, tuple[bytes, Expectation]]:
     happy, sad = GOOD_CLASSES
     grey: RGB = (128, 128, 128)
     not_image, hidden, ds_store = "not an image", "hidden file", b"\0\0\0\1Bud1"
+    unsupported = "unsupported kind of image"
     entries: list[tuple[str, bytes, Expectation]] = [
         # Bad content, whatever the name says.
         (f"{sad}/empty.jpg", b"", bad("zero-byte file", "empty file")),
@@ -201,7 +220,16 @@ def corpus_files() -> dict[str, tuple[bytes, Expectation]]:
         (
             f"{sad}/texture.png",
             _unsupported_dds(),
-            bad("DDS of an unknown pixel format, named .png", "unsupported"),
+            bad("DDS texture named .png: a format Pillow reads, not on the list", "unsupported"),
+        ),
+        (f"{sad}/scan.tif", encode(noise(5), "TIFF"), bad("TIFF, a format Pillow reads", unsupported)),
+        (f"{sad}/figure.jpg", EPS, bad("EPS named .jpg (Pillow runs Ghostscript)", unsupported)),
+        (f"{sad}/layers.png", PSD, bad("Photoshop header named .png", unsupported)),
+        (f"{sad}/favicon.ico", encode(noise(6, (16, 16)), "ICO"), bad("Windows icon", unsupported)),
+        (
+            f"{sad}/rgba 10k.png",
+            uniform_png(10_000, 10_000, 8, channels=4),
+            bad("RGBA PNG of 10,000 x 10,000 in 390 KB: 763 MiB to decode", "too large to decode"),
         ),
         (
             f"{UNREADABLE_CLASS}/page.png",
@@ -249,6 +277,7 @@ def corpus_files() -> dict[str, tuple[bytes, Expectation]]:
             _animated_gif(),
             image("animated GIF: red, blue, green frames", {"all": RED}),
         ),
+        (f"{happy}/camera.jpg", _camera_mpo(), image("camera MPO: red, then blue", {"all": RED})),
         (
             f"{happy}/rotated.jpg",
             _exif_rotated(),
@@ -257,7 +286,7 @@ def corpus_files() -> dict[str, tuple[bytes, Expectation]]:
         (
             f"{happy}/huge 10k.png",
             uniform_png(10_000, 10_000, palette=PLUM),
-            image("10,000 x 10,000 PNG of one colour", {"all": PLUM}),
+            image("10,000 x 10,000 PNG of one colour", {"all": PLUM}, large=True),
         ),
         # Names and places.
         (f"{happy}/visage heureux é.png", encode(noise(10), "PNG"), image("name with spaces and an accent")),

@@ -7,6 +7,11 @@ import contextlib
 import csv
 import importlib.util
 import io
+import json
+import os
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -16,16 +21,24 @@ import numpy as np
 import pytest
 from corpus import (
     EMPTY_CLASS,
+    EPS,
     GOOD_CLASSES,
+    PLUM,
     UNREADABLE_CLASS,
     Expectation,
     corpus_files,
+    encode,
     make_class,
     make_corpus,
     make_single_class,
+    noise,
+    uniform_png,
 )
+from PIL import EpsImagePlugin
 from project import write_params
 
+import emotion_pipeline
+from emotion_pipeline import images
 from emotion_pipeline.images import ImageError, find_images, is_hidden, load_image
 from emotion_pipeline.splitting import MIN_PER_CLASS, SPLITS
 
@@ -131,6 +144,63 @@ def test_bytes_and_paths_load_alike(corpus: tuple[Path, dict[str, Expectation]])
     for relative in ("happy/rotated.jpg", "happy/palette.png", "happy/animated.gif"):
         assert np.array_equal(load_image(root / relative, SIZE), load_image(FILES[relative][0], SIZE))
         assert np.array_equal(load_image(str(root / relative), SIZE), load_image(root / relative, SIZE))
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"), [(EPS, "EPS"), (encode(noise(2), "TIFF"), "TIFF")], ids=["eps", "tiff"]
+)
+def test_other_formats_are_refused_unparsed(monkeypatch: pytest.MonkeyPatch, data: bytes, fmt: str) -> None:
+    """Only the listed formats reach a Pillow parser: an EPS never gets to Ghostscript."""
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *args, **kwargs: calls.append(args))
+    with pytest.raises(ImageError) as caught:
+        load_image(data, SIZE)
+    assert str(caught.value).startswith(f"unsupported kind of image: {fmt} (accepted: JPEG, PNG, ")
+    assert calls == []
+
+
+# Run alone, so the high-water mark of its memory is the decode's own and nothing else's.
+MEASURE_DECODE = """
+import json, resource, sys
+from corpus import uniform_png
+from emotion_pipeline.images import load_image
+data = uniform_png(10_000, 10_000, 16)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+array = load_image(data, 32)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth": (after - before) * 1024, "max": int(array.max()), "shape": array.shape}))
+"""
+
+
+def test_16_bit_scan_decodes_in_bounded_memory() -> None:
+    """10,000 x 10,000 16-bit greyscale in 194 KB: 191 MiB as decoded, and nothing near that more.
+
+    A float64 copy of the whole image, as the loader once made, costs 763 MiB more on its own.
+    """
+    tests, package = Path(__file__).parent, Path(emotion_pipeline.__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), str(tests)])}
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_DECODE], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout)
+    assert measured["shape"] == [32, 32, 3] and measured["max"] == 0  # black stays black
+    decoded = 10_000 * 10_000 * 2
+    assert measured["growth"] < decoded + 64 * 2**20, f"{measured['growth'] / 2**20:.0f} MiB"
+
+
+def test_without_a_deadline_a_large_decode_waits_its_turn() -> None:
+    """Training and the CLI pass no deadline: a large image waits for the large-decode turn, never
+    refused as the web app's would be."""
+    large = uniform_png(4_000, 4_000, palette=PLUM)  # as RGB too: 76 MiB, over LARGE_BYTES
+    result: list[np.ndarray] = []
+    with images._LARGE_DECODE:
+        waiting = threading.Thread(target=lambda: result.append(load_image(large, SIZE)))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not result
+    waiting.join(timeout=120)
+    assert len(result) == 1 and np.abs(region(result[0], "all") - PLUM).max() == 0
 
 
 def test_find_images_accounts_for_every_file(corpus: tuple[Path, dict[str, Expectation]]) -> None:

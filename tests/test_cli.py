@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from corpus import EPS, encode, noise
+from processes import wait_until
 
 from emotion_pipeline.cli import main
 from emotion_pipeline.predict import Classifier
@@ -99,6 +105,21 @@ def test_predict_missing_file_is_one_error_line(
     assert len(out.splitlines()) == 2  # header and the good file
 
 
+def test_predict_other_formats_are_one_error_line_each(
+    capsys: pytest.CaptureFixture[str], model_path: Path, tmp_path: Path
+) -> None:
+    tiff, eps = tmp_path / "scan.tif", tmp_path / "figure.eps"
+    tiff.write_bytes(encode(noise(1), "TIFF"))
+    eps.write_bytes(EPS)
+    status, out, err = run(capsys, "predict", tiff, eps, "--model", model_path)
+    assert (status, len(out.splitlines())) == (1, 1)  # the header only
+    accepted = "(accepted: JPEG, PNG, WEBP, GIF, BMP)"
+    assert err == [
+        f"error: {tiff}: unsupported kind of image: TIFF {accepted}",
+        f"error: {eps}: unsupported kind of image: EPS {accepted}",
+    ]
+
+
 def test_evaluate_matches_folders_case_insensitively(
     capsys: pytest.CaptureFixture[str], model_path: Path, classifier: Classifier, class_folder: Path
 ) -> None:
@@ -170,3 +191,66 @@ def test_installed_console_script(model_path: Path, mixed_folder: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert [row["path"] for row in json.loads(done.stdout)] == [str(mixed_folder / "a.png")]
     assert "Traceback" not in done.stderr
+
+
+def post_upload(port: int, data: bytes, name: str) -> tuple[int, dict[str, str]]:
+    """POST one file to the API of a server on loopback: the status and the JSON answer."""
+    boundary = uuid.uuid4().hex
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        connection.request("POST", "/api/predict", body, headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_serve_process_answers_and_always_ends(
+    model_path: Path, tmp_path: Path, make_image: Callable[..., bytes]
+) -> None:
+    """`emotion serve` as a real process on a free port (port 0: no race for it); ended whatever happens."""
+    log = tmp_path / "serve.log"
+    command = [Path(sys.executable).with_name("emotion"), "serve", "--model", model_path, "--port", "0"]
+    with open(log, "wb") as output:  # a file, not a pipe: a full pipe would block the server
+        server = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the "serving on" line comes at once
+        )
+
+    def listening() -> tuple[bool, str]:
+        text = log.read_text()
+        return server.poll() is not None or "serving on" in text, text
+
+    try:
+        started = wait_until(listening, deadline=180, every=0.5)
+        address = re.search(r"serving on http://127\.0\.0\.1:(\d+)", started)
+        assert address, started
+        port = int(address[1])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            connection.request("GET", "/healthz")
+            health = connection.getresponse()
+            assert (health.status, json.loads(health.read())["status"]) == (200, "ok")
+        finally:
+            connection.close()
+        status, answer = post_upload(port, make_image("JPEG", (300, 200)), "face.jpg")
+        assert status == 200 and set(answer) == {"label", "probabilities"}
+        status, answer = post_upload(port, EPS, "figure.eps")
+        assert status == 400 and answer["error"].startswith("unsupported kind of image: EPS")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+    assert "Traceback" not in log.read_text()

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from corpus import EPS, encode, noise, uniform_png
 from flask.testing import FlaskClient
 
+from emotion_pipeline import images, webapp
 from emotion_pipeline.predict import Classifier
-from emotion_pipeline.webapp import MAX_UPLOAD_BYTES, create_app
+from emotion_pipeline.webapp import MAX_UPLOAD_BYTES, RETRY_AFTER_SECONDS, create_app
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,43 @@ def test_bad_upload_is_400_with_reason(client: FlaskClient, data: bytes, name: s
     assert reason in response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("data", "name", "fmt"), [(encode(noise(1), "TIFF"), "scan.tif", "TIFF"), (EPS, "figure.eps", "EPS")]
+)
+def test_other_image_formats_are_400_unsupported(
+    client: FlaskClient, data: bytes, name: str, fmt: str
+) -> None:
+    """Formats Pillow knows but the project does not list are refused, whatever Pillow could do."""
+    response = post_file(client, data, name)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error.startswith(f"unsupported kind of image: {fmt} ")
+
+
+def test_large_image_while_another_decodes_is_429_and_small_ones_still_pass(
+    client: FlaskClient, make_image: Callable[..., bytes]
+) -> None:
+    """A large upload never waits for the large-decode turn (it would hold a server thread): it is
+    refused at once, to retry; small uploads never need the turn."""
+    scan = uniform_png(10_000, 10_000, 16)  # 16-bit: 191 MiB to decode, over LARGE_BYTES
+    with images._LARGE_DECODE:  # another request's large decode
+        response = post_file(client, scan, "scan.png")
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert "try again" in response.get_json()["error"]
+        assert post_file(client, make_image()).status_code == 200
+
+
+def test_decode_past_its_deadline_is_429(
+    client: FlaskClient, make_image: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webapp, "DECODE_SECONDS", -1.0)  # the deadline has passed before the first read
+    response = post_file(client, make_image())
+    assert response.status_code == 429
+    assert "took too long" in response.get_json()["error"]
+    assert "Retry-After" in response.headers
+
+
 def test_truncated_image_is_400(client: FlaskClient, make_image: Callable[..., bytes]) -> None:
     data = make_image("JPEG", (400, 300))
     response = post_file(client, data[: len(data) // 2], "cut.jpg")
@@ -126,6 +165,24 @@ def test_index_page_has_the_form(client: FlaskClient, classifier: Classifier) ->
     for asset in ("/static/app.js", "/static/style.css", "/static/favicon.svg"):
         assert asset in page
         assert client.get(asset).status_code == 200
+
+
+def test_security_headers_on_every_answer(client: FlaskClient, make_image: Callable[..., bytes]) -> None:
+    """What a scanner checks: no sniffing, a CSP and no referrer everywhere; API answers never cached."""
+    api = [
+        client.get("/healthz"),
+        post_file(client, make_image()),
+        post_file(client, b"not an image"),
+        client.get("/no/such/page"),
+    ]
+    pages = [client.get("/"), client.get("/static/app.js")]
+    for response in api + pages:
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert [response.status_code for response in api] == [200, 200, 400, 404]
+    assert all(response.headers["Cache-Control"] == "no-store" for response in api)
+    assert all("no-store" not in response.headers.get("Cache-Control", "") for response in pages)
 
 
 def test_unknown_route_and_wrong_method_are_json(client: FlaskClient) -> None:

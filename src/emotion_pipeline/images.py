@@ -1,7 +1,8 @@
 """Find and load images: the one loading path used by training, evaluation, the CLI and the web app.
 
 Formats are recognised by content (Pillow), not by extension, so a WebP named `.jpg` is read and a
-text file named `.jpg` is reported, never silently dropped.
+text file named `.jpg` is reported, never silently dropped. Only the formats the project lists are
+parsed at all; every decode is held to a memory budget, and the web app's also to a deadline.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +21,31 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+# The only formats Pillow may parse: those of IMAGE_SUFFIXES. Every other parser (TIFF, EPS and its
+# Ghostscript call, PSD...) is attack surface the project does not need. Pillow's JPEG opener also
+# returns the multi-picture JPEGs of many cameras, as format "MPO".
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 # Larger images are refused as possible decompression bombs: 120 Mpx admits a 10,000 x 10,000 scan
 # (about 6x the largest real photo seen) and still refuses headers that claim gigapixels.
 MAX_PIXELS = 120_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-_OPEN_LOCK = threading.Lock()
-LARGE_PIXELS = 16_000_000
+# Memory is bytes, not pixels: a 16-bit or RGBA pixel costs more than a palette one. 512 MiB for the
+# full-size copies of one image admits a 10,000 x 10,000 palette or 16-bit scan and any 8,000 x 8,000
+# image, and keeps a server's peak under 1 GB (one large decode at a time, see LARGE_BYTES).
+MAX_DECODE_BYTES = 512 * 2**20
+# Decodes needing more than this (a 16-Mpx RGB image; JPEG photos decode small, in draft mode) take
+# turns, so only one image's MAX_DECODE_BYTES is ever in use; smaller ones run in parallel.
+LARGE_BYTES = 64 * 2**20
 _LARGE_DECODE = threading.Lock()
+_OPEN_LOCK = threading.Lock()
 
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message says why, in one line."""
+
+
+class Busy(Exception):
+    """An image not decoded because of the server's load, not its content: worth sending again later."""
 
 
 @dataclass(frozen=True)
@@ -105,13 +121,11 @@ def _decoding() -> Iterator[None]:
     """Turn every failure of Pillow's decoders into an `ImageError` with a one-line reason."""
     try:
         yield
-    except ImageError:
+    except (ImageError, Busy):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         claimed = re.search(r"\((\d+) pixels\)", str(error))  # Pillow: "Image size (N pixels) exceeds ..."
         raise _bomb(int(claimed[1]) if claimed else None) from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image (unknown or unsupported format)") from None
     except NotImplementedError as error:  # a known format in a variant Pillow cannot decode
         raise ImageError(f"unsupported kind of image ({_reason(error)})") from None
     except MemoryError:
@@ -120,50 +134,154 @@ def _decoding() -> Iterator[None]:
         raise ImageError(f"corrupt or truncated image ({_reason(error)})") from None
 
 
-def _open(data: bytes) -> Image.Image:
-    """Read the header only, refusing decompression bombs before any pixel is decoded."""
+def _check(deadline: float | None) -> None:
+    """Raise `Busy` once the deadline (a `time.monotonic()` instant, or None: never) has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise Busy("the image took too long to decode on this busy server; try again later")
+
+
+class _DeadlineReader(io.BytesIO):
+    """The file's bytes, for Pillow: every read checks the deadline.
+
+    Python cannot stop a thread (signals reach the main thread only, and waitress serves from worker
+    threads), and an abandoned thread would keep decoding, and holding memory. Pillow's decoders read
+    their input 64 KB at a time, so checking between reads stops a decode within one block's work:
+    a fraction of a second, as MAX_DECODE_BYTES bounds the whole decode's.
+    """
+
+    def __init__(self, data: bytes, deadline: float | None) -> None:
+        super().__init__(data)
+        self.deadline = deadline
+
+    def read(self, size: int | None = -1) -> bytes:
+        _check(self.deadline)
+        return super().read(size)
+
+
+def _unsupported(prefix: bytes) -> ImageError:
+    """Name the format of a file outside FORMATS from its first bytes, as Pillow's own test does,
+    without handing the file to that format's parser."""
+    Image.init()
+    for name, (_, accept) in Image.OPEN.items():
+        with suppress(Exception):  # a plugin's test should not fail, but the reason must stay clean
+            if name not in FORMATS and accept and accept(prefix):
+                return ImageError(f"unsupported kind of image: {name} (accepted: {', '.join(FORMATS)})")
+    return ImageError("not an image (unknown or unsupported format)")
+
+
+def _open(data: bytes, deadline: float | None) -> Image.Image:
+    """Read the header only, refusing other formats and decompression bombs before any pixel is decoded."""
     # Pillow warns between MAX_IMAGE_PIXELS and twice that, and raises above: both refuse here.
     # catch_warnings swaps process-wide state, so threads take turns; opening reads only the header.
     with _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = Image.open(io.BytesIO(data))
+        try:
+            image = Image.open(_DeadlineReader(data, deadline), formats=FORMATS)
+        except UnidentifiedImageError:
+            raise _unsupported(data[:16]) from None
     if image.width * image.height > MAX_PIXELS:  # even if another library changed Pillow's limit
         raise _bomb(image.width * image.height)
     return image
 
 
+def _pixel_bytes(mode: str) -> int:
+    """Bytes per pixel as Pillow stores a mode: bands x bytes per sample, 2 and 3 bands padded to 4."""
+    return 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+
+
+def _flat_mode(image: Image.Image) -> str | None:
+    """The mode a 1-bit or palette image is converted to before resizing: Pillow resizes those by
+    nearest neighbour only. None for the other modes, resized as decoded."""
+    if image.mode == "1":
+        return "L"
+    if image.mode in ("P", "PA"):
+        return "RGBA" if image.has_transparency_data else "RGB"
+    return None
+
+
+def _full_size_bytes(image: Image.Image) -> int:
+    """The memory the loader needs at full size: the decoded pixels, their flattened copy (palette,
+    1-bit), and the premultiplied copy Pillow's resize makes of an image with alpha."""
+    modes = [image.mode]
+    flat = _flat_mode(image)
+    if flat:
+        modes.append(flat)
+    if modes[-1] in ("LA", "RGBA"):
+        modes.append(modes[-1][:-1] + "a")
+    return image.width * image.height * sum(map(_pixel_bytes, modes))
+
+
+def _bytes_within_budget(image: Image.Image) -> int:
+    """The image's full-size bytes, or an `ImageError` if they are over MAX_DECODE_BYTES."""
+    needed = _full_size_bytes(image)
+    if needed > MAX_DECODE_BYTES:
+        raise ImageError(
+            f"image too large to decode: {image.width:,} x {image.height:,} {image.mode} pixels need "
+            f"{needed / 2**20:,.0f} MiB, over the {MAX_DECODE_BYTES // 2**20} MiB limit per image"
+        )
+    return needed
+
+
+@contextmanager
+def _large_decode(wait: bool) -> Iterator[None]:
+    """Hold the one large-decode turn; without `wait` (a server), refuse at once when it is taken:
+    a request waiting for it would hold one of the server's threads, which small uploads need."""
+    if not _LARGE_DECODE.acquire(blocking=wait):
+        raise Busy("another large image is being decoded; try again in a few seconds")
+    try:
+        yield
+    finally:
+        _LARGE_DECODE.release()
+
+
+def _shrink(image: Image.Image, size: int) -> Image.Image:
+    """Resize to `size` x `size` first, in the decoded mode where Pillow resizes it smoothly (16-bit
+    included), so every later conversion copies a small image, never the full one."""
+    flat = _flat_mode(image)
+    if flat:
+        image = image.convert(flat)
+    return image.resize((size, size), Image.Resampling.BILINEAR)  # alpha: premultiplied by Pillow
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """Scale the full 16-bit range, whatever the content, so a dark 16-bit image stays dark.
+
+    Integer arithmetic: (x + 128) // 257 is round(x / 257), exactly, for every 16-bit x.
+    """
+    samples = np.clip(np.asarray(image), 0, 65535).astype(np.uint32)  # mode "I" may hold any int32
+    return Image.fromarray(((samples + 128) // 257).astype(np.uint8))
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Apply EXIF rotation and flatten any mode (alpha on white, palette, 16-bit, CMYK) to RGB."""
+    """Apply EXIF rotation and flatten a shrunk image's mode (alpha on white, 16-bit, CMYK) to RGB."""
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # Scale the full 16-bit range, whatever the content, so a dark 16-bit image stays dark.
-        # Mode "I" is what Pillow gives 16-bit PGM/PPM files.
-        array = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
-        image = Image.fromarray(np.round(array / 257.0).astype(np.uint8), "L")
-    if image.mode == "P":
-        # Only a palette with a transparent entry needs the (4x larger) RGBA detour.
-        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
-    if image.mode in ("RGBA", "LA", "PA"):
+    if image.mode.startswith("I"):  # "I;16": 16-bit greyscale PNG
+        image = _to_8_bit(image)
+    if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, image)
     return image.convert("RGB")
 
 
-def load_image(source: Path | str | bytes, size: int) -> np.ndarray:
+def load_image(source: Path | str | bytes, size: int, deadline: float | None = None) -> np.ndarray:
     """Decode a file or bytes into a `size`x`size`x3 uint8 RGB array, or raise `ImageError`.
 
-    JPEGs are decoded directly at a reduced scale no smaller than `size` (Pillow's draft mode), and
-    images over LARGE_PIXELS decode one at a time, so a server's memory stays bounded under load.
-    Resizing ignores the aspect ratio, as Keras' own image loaders do.
+    JPEGs are decoded directly at a reduced scale no smaller than `size` (Pillow's draft mode), other
+    images are resized before any conversion, and images over MAX_DECODE_BYTES are refused, so memory
+    stays bounded; those over LARGE_BYTES decode one at a time. With a `deadline` (a `time.monotonic()`
+    instant; the web app's), a large image arriving while another decodes, or a decode still running
+    at the deadline, raises `Busy`. Resizing ignores the aspect ratio, as Keras' own image loaders do.
     """
     data = _read(Path(source) if isinstance(source, str) else source)
     with _decoding():
-        image = _open(data)
-        with _LARGE_DECODE if image.width * image.height > LARGE_PIXELS else nullcontext():
-            image.seek(0)  # first frame of an animation
-            image.draft("RGB", (size, size))
-            rgb = to_rgb(image)
-            if rgb.size != (size, size):
-                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
+        image = _open(data, deadline)
+        image.seek(0)  # first frame of an animation
+        image.draft("RGB", (size, size))
+        large = _bytes_within_budget(image) > LARGE_BYTES
+        # Closing frees the full-size pixels before the next large decode may start.
+        with _large_decode(wait=deadline is None) if large else nullcontext(), closing(image):
+            image.load()
+            _check(deadline)
+            small = _shrink(image, size)
+        return np.asarray(to_rgb(small), dtype=np.uint8)

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import io
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,14 +19,20 @@ from flask import Flask, Request, Response, jsonify, render_template, request
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from emotion_pipeline.images import ImageError, load_image
+from emotion_pipeline.images import Busy, ImageError, load_image
 from emotion_pipeline.predict import Classifier, labelled
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
-# temporary file) and refuses larger ones before reading them; between the two limits Flask answers
-# with its JSON 413.
-MAX_REQUEST_BYTES = 2 * MAX_UPLOAD_BYTES
+# temporary file) and refuses larger ones before reading them; the 1 MiB over the upload limit is room
+# for the multipart envelope, and between the two limits Flask answers with its JSON 413.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 2**20
+# One request's decode stops at this deadline, answered 429: the largest image the loader admits
+# decodes in about 2 s on a free core, so only an overloaded server gets there, and no request holds a
+# thread, or its memory, for longer. (Python cannot interrupt a thread: the loader checks the deadline
+# between the steps and input blocks of its decode, see `images._DeadlineReader`.)
+DECODE_SECONDS = 8
+RETRY_AFTER_SECONDS = 5  # what a busy answer asks the client to wait: about one large decode
 UPLOAD_FIELD = "file"
 
 
@@ -71,7 +78,12 @@ def create_app(model: str | Path | Classifier) -> Flask:
         if upload is None:
             return _error(400, f"no file uploaded: send the image as multipart form field '{UPLOAD_FIELD}'")
         try:
-            image = load_image(upload.read(), classifier.image_size)
+            image = load_image(upload.read(), classifier.image_size, time.monotonic() + DECODE_SECONDS)
+        except Busy as error:
+            # 429, not 503: the server is sound, this one costly request is refused for now, to retry.
+            response, status = _error(429, str(error))
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response, status
         except ImageError as error:
             return _error(400, str(error))
         with model_lock:
@@ -96,6 +108,9 @@ def create_app(model: str | Path | Classifier) -> Flask:
         response.headers.setdefault(
             "Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
         )
+        response.headers.setdefault("Referrer-Policy", "no-referrer")  # links out never carry our URLs
+        if response.is_json:  # API answers: a prediction describes the user's image; no cache keeps it
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     return app
@@ -117,6 +132,14 @@ def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
         host=host,
         port=port,
         threads=threads,
+        # Each open connection may hold a whole request body in memory (below): 32 of them bound that
+        # to ~350 MB, where waitress's 100 allowed 2 GB. Further clients wait in the listen backlog.
+        connection_limit=32,
+        # A connection that sends nothing for 30 s (a slow-loris client, an idle keep-alive) is closed,
+        # not kept for waitress's 120 s; uploads in progress keep sending, so they are not cut.
+        channel_timeout=30,
+        cleanup_interval=10,  # how often idle connections are looked for: the timeout holds within 10 s
+        max_request_header_size=64 * 1024,  # headers this app needs are a few hundred bytes, not 256 KB
         max_request_body_size=MAX_REQUEST_BYTES,
-        inbuf_overflow=MAX_REQUEST_BYTES,
+        inbuf_overflow=MAX_REQUEST_BYTES,  # the body stays in memory: uploads never touch the disk
     )
