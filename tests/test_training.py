@@ -31,7 +31,7 @@ LEARNS = {
     "augment.height_shift": 0.0,
     "augment.horizontal_flip": False,
     "augment.vertical_flip": False,
-    "augment.views": 1,
+    "augment.views": 2,  # two rows per image: a label repeated wrongly would land on other images
 }
 
 
