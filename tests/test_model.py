@@ -62,10 +62,16 @@ def test_saved_model_matches_loading_the_image_by_hand(saved_model, tmp_path: Pa
     assert through_model.sum() == pytest.approx(1.0, abs=1e-5)
 
 
-def test_augmentation_is_inactive_at_inference(saved_model) -> None:
+def test_augmentation_is_active_in_training_only(saved_model) -> None:
+    """At inference the model is preprocessing, base and head alone; in training the augmentation
+    moves and flips the pixels, so the answer changes."""
     _, model = saved_model
     image = np.random.default_rng(2).integers(0, 256, (1, 32, 32, 3)).astype("float32")
-    np.testing.assert_array_equal(model(image, training=False).numpy(), model(image, training=False).numpy())
+    by_hand = image[..., ::-1] - np.array(BGR_MEAN, dtype="float32")
+    without = model.get_layer("head")(model.get_layer("vgg16")(by_hand)).numpy()
+    np.testing.assert_allclose(model(image, training=False).numpy(), without, rtol=1e-5, atol=1e-6)
+    augmented = model.get_layer("augmentation")(image, training=True).numpy()
+    assert not np.array_equal(augmented, image)
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
