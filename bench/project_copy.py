@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def timed(project: Path, *args: str) -> tuple[float, str, dict[str, float]]:
     `Updating lock file` counts as stage X (its command plus hashing its outputs); every other
     second (start-up, checks of skipped stages, the experiment's commit) counts as `dvc`.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    tools = Path(sys.executable).parent  # this environment's dvc and python, activated or not
+    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(
         args, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
