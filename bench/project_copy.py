@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -81,3 +82,11 @@ def figures(project: Path) -> str:
         spread = [f"{k} {repeated[k]['mean']:.3f} ± {repeated[k]['std']:.3f}" for k in SCORES]
         line += f"; {', '.join(spread)} over {repeated['folds']} folds"
     return line
+
+
+def epoch_seconds(live_dir: Path) -> list[float]:
+    """Seconds between consecutive epochs' rows in DVCLive's timestamped training-loss TSV: every
+    epoch's time but the first, whose start is not logged (it also holds tracing and warm-up)."""
+    rows = (live_dir / "plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
+    stamps = [int(row.split("\t")[0]) for row in rows]
+    return [(later - earlier) / 1000 for earlier, later in itertools.pairwise(stamps)]

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except WeightsUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    base = build_vgg16(source)
+    base = build_vgg16(source, batch_norm=params["model"]["batch_norm"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     base.save_weights(args.out)
     print(f"base: VGG16 weights from {source or 'random init'} → {args.out}")

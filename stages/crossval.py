@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_pipeline.metrics import classification_metrics
     from emotion_pipeline.model import build_head
     from emotion_pipeline.runtime import seed_everything, set_precision
-    from emotion_pipeline.training import class_weights, compile_model, fit
+    from emotion_pipeline.training import Trainer, class_weights
 
     set_precision(params["precision"])
     parts = [load_merged(args.features_dir, name) for name in SPLITS]
@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         seed_everything(seed + fold)
         rows, row_labels = SplitFeatures(labels[fit_on], views[fit_on]).view_rows()
         head = build_head(plain.shape[1:], classes, model["dense_units"], model["dropout"])
-        compile_model(head, model["learning_rate"], train["label_smoothing"])
         weights = class_weights(row_labels, classes) if train["class_weights"] else None
-        fit(head, (rows, one_hot(row_labels, classes)), None, params["epochs"], params, None, weights)
+        data = (rows, one_hot(row_labels, classes))
+        Trainer(params, weights=weights).fit(head, data, None, params["epochs"], model["learning_rate"])
         metrics = classification_metrics(labels[held_out], head.predict(plain[held_out], verbose=0), classes)
         for name in SCORES:
             scores[name].append(metrics[name])

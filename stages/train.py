@@ -12,11 +12,12 @@ from dvclive import Live
 
 from emotion_pipeline.data import one_hot
 from emotion_pipeline.feature_cache import load_features
-from emotion_pipeline.model import assemble, build_augmentation, build_head, build_vgg16
+from emotion_pipeline.model import assemble, build_head, build_vgg16
 from emotion_pipeline.params import stage_params, trains_online
 from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
 from emotion_pipeline.splitting import read_split
-from emotion_pipeline.training import class_weights, compile_model, fit, image_batches, set_trainable_blocks
+from emotion_pipeline.training import Trainer, class_weights, image_batches, set_trainable_blocks
+from emotion_pipeline.views import build_augmentation
 
 
 def cached(features_dir: str, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
@@ -57,20 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         image_batches(val_paths, val_labels, classes, size, batch, None),
     )
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
+    trainer = Trainer(params, live, weights)
     with distribution_strategy().scope():
-        base = build_vgg16(args.base, size)
+        base = build_vgg16(args.base, size, model_params["batch_norm"])
         units, dropout = model_params["dense_units"], model_params["dropout"]
         head = build_head(base.output_shape[1:], classes, units, dropout)
-        model = assemble(base, head, classes, size, build_augmentation(params["augment"], seed))
+        augmentation = build_augmentation(params["augment"], seed)
+        model = assemble(base, head, classes, size, augmentation)
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
         trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
-        compile_model(trained, model_params["learning_rate"], train["label_smoothing"])
-        epoch = fit(trained, *data, params["epochs"], params, live, weights)
+        trainer.fit(trained, *data, params["epochs"], model_params["learning_rate"])
         if train["finetune_epochs"]:
             print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
             set_trainable_blocks(base, int(train["finetune_blocks"]))
-            compile_model(model, train["finetune_learning_rate"], train["label_smoothing"])
-            fit(model, *online_data, train["finetune_epochs"], params, live, weights, initial_epoch=epoch)
+            trainer.fit(model, *online_data, train["finetune_epochs"], train["finetune_learning_rate"])
+        if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
+            model = assemble(base, head, classes, size, augmentation, tta=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     live.end()

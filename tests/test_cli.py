@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from corpus import EPS, encode, noise
 from processes import wait_until
+from project import write_params
 
 from emotion_pipeline.cli import main
 from emotion_pipeline.predict import Classifier
@@ -177,6 +178,35 @@ def test_serve_on_a_busy_port_is_one_line_exit_2(
         status, out, err = run(capsys, "serve", "--model", model_path, "--port", str(port))
     assert (status, out) == (2, "")
     assert err == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_info_prints_devices_precision_versions_and_whether_params_are_valid(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    from emotion_pipeline.runtime import auto_precision
+
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "info")
+    lines = out.splitlines()
+    assert (status, err) == (0, [])
+    assert "device: CPU:0" in lines
+    policy, why = auto_precision()
+    assert f"precision auto: {policy} ({why})" in lines and why
+    assert f"Keras: {metadata.version('keras')}" in lines
+    assert {line.split(":")[0] for line in lines} >= {"Python", "TensorFlow", "DVC"}
+    assert not any("params.yaml" in line for line in lines)  # none here: nothing to check
+
+    write_params(tmp_path / "params.yaml", {})
+    status, out, err = run(capsys, "info")
+    assert (status, err, out.splitlines()[-1]) == (0, [], "params.yaml: valid")
+    write_params(tmp_path / "params.yaml", {"train.select": "best"})
+    status, out, err = run(capsys, "info")
+    assert status == 2 and "params.yaml" not in out
+    assert err == [
+        "error: params.yaml: train.select = 'best': input should be 'last', 'val_loss' or 'val_macro_f1'"
+    ]
 
 
 def test_installed_console_script(model_path: Path, mixed_folder: Path) -> None:

@@ -24,6 +24,16 @@ BAD = {
     "crossval.folds": (1, "crossval.folds = 1: must be 0 (off) or at least 2"),
     "train.class_weights": ("yes", "train.class_weights = 'yes': input should be a valid boolean"),
     "model.dense_units": (12.5, "model.dense_units = 12.5: input should be a valid integer"),
+    # The recipe's switches (issue 10).
+    "model.batch_norm": ("yes", "model.batch_norm = 'yes': input should be a valid boolean"),
+    "train.optimizer": ("adamw", "train.optimizer = 'adamw': input should be 'adam' or 'sgd'"),
+    "train.weight_decay": (-0.1, "train.weight_decay = -0.1: input should be greater than or equal to 0"),
+    "train.schedule": ("step", "train.schedule = 'step': input should be 'constant', 'plateau' or 'cosine'"),
+    "train.select": ("best", "train.select = 'best': input should be 'last', 'val_loss' or 'val_macro_f1'"),
+    "augment.rotation": (190, "augment.rotation = 190: input should be less than or equal to 180"),
+    "augment.zoom": (1.0, "augment.zoom = 1.0: input should be less than 1"),
+    "augment.erasing": (1.5, "augment.erasing = 1.5: input should be less than or equal to 1"),
+    "evaluate.tta": ("on", "evaluate.tta = 'on': input should be a valid boolean"),
 }
 
 
@@ -38,6 +48,36 @@ def test_each_bad_value_is_named_with_what_is_allowed(key: str) -> None:
     with pytest.raises(ParamsError) as caught:
         check_params(params_with({key: value}))
     assert str(caught.value) == f"params.yaml: {message}"
+
+
+def test_batch_norm_refuses_imagenet_weights_in_one_line() -> None:
+    with pytest.raises(ParamsError) as caught:
+        check_params(params_with({"model.batch_norm": True}))
+    assert str(caught.value) == (
+        "params.yaml: model.batch_norm = true: ImageNet has no weights for VGG16 with BatchNormalization; "
+        "set model.weights=none (random) or a weights file of that architecture"
+    )
+    assert check_params(params_with({"model.batch_norm": True, "model.weights": "none"}))
+
+
+def test_the_recipe_switches_are_off_by_default() -> None:
+    params = load_params(ROOT / "params.yaml")
+    assert params["model"]["batch_norm"] is False and params["evaluate"] == {"tta": False}
+    assert {k: params["augment"][k] for k in ("rotation", "zoom", "erasing")} == {
+        "rotation": 0,
+        "zoom": 0,
+        "erasing": 0,
+    }
+    switches = {k: params["train"][k] for k in ("optimizer", "weight_decay", "schedule", "select")}
+    assert switches == {"optimizer": "adam", "weight_decay": 0, "schedule": "constant", "select": "last"}
+
+
+def test_a_file_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("epochs: [20\n")
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert str(caught.value).startswith(f"{path}: not valid YAML: ") and "\n" not in str(caught.value)
 
 
 def test_unknown_and_missing_keys_are_named() -> None:

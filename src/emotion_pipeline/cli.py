@@ -1,4 +1,5 @@
-"""The `emotion` command: predict image files, evaluate on a labelled folder, or serve the web app.
+"""The `emotion` command: predict image files, evaluate on a labelled folder, serve the web app, or
+say what this machine trains with (`info`).
 
 TensorFlow is imported inside the commands, so `emotion --help` answers at once. Expected
 failures (a missing model, a bad folder) end with one `error: ...` line and exit status 2.
@@ -167,6 +168,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    """What training here would run with: the devices, what `precision: auto` becomes and why, the
+    versions, and, where the working directory has a params.yaml, whether every stage accepts it."""
+    from emotion_pipeline.params import ParamsError, load_params
+    from emotion_pipeline.report.inputs import environment
+    from emotion_pipeline.runtime import auto_precision, device_lines
+
+    for line in device_lines():
+        print(f"device: {line}")
+    policy, why = auto_precision()
+    print(f"precision auto: {policy} ({why})")
+    for name, version in environment().items():
+        print(f"{name}: {version}")
+    params = Path("params.yaml")
+    if params.is_file():
+        try:
+            load_params(params)
+        except ParamsError as error:
+            raise CommandError(str(error)) from None
+        print(f"{params}: valid")
+    return 0
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -208,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     serve.add_argument("--threads", type=positive_int, default=4, help="request threads (default: 4)")
     serve.set_defaults(func=cmd_serve)
+
+    info = commands.add_parser(
+        "info",
+        help="devices, precision, versions and params.yaml's validity",
+        description="Print the devices TensorFlow sees, what `precision: auto` becomes here and why, "
+        "the versions that shape training, and whether ./params.yaml is valid (exit status 2 if not).",
+    )
+    info.set_defaults(func=cmd_info)
     return parser
 
 

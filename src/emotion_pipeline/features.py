@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from emotion_pipeline.data import decoded_images
 from emotion_pipeline.feature_cache import SplitFeatures
-from emotion_pipeline.model import build_augmentation, build_vgg16, feature_extractor
+from emotion_pipeline.model import build_vgg16, feature_extractor
 from emotion_pipeline.progress import Progress
 from emotion_pipeline.runtime import seed_everything, set_precision
+from emotion_pipeline.views import build_augmentation
 
 
 def extract(
@@ -59,7 +60,8 @@ class Extractor:
         self.policy = set_precision(params["precision"])
         self.size, self.batch_size = params["image_size"], params["batch_size"]
         self.views = int(params["augment"]["views"])
-        self.model = feature_extractor(build_vgg16(base_weights, self.size), self.size)
+        base = build_vgg16(base_weights, self.size, params["model"]["batch_norm"])
+        self.model = feature_extractor(base, self.size)
         self.augmentation = build_augmentation(params["augment"], params["seed"])
 
     def __str__(self) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from emotion_pipeline.views import TestTimeViews, ViewMean
+
 BGR_MEAN = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras' "caffe" mode uses
 
 
@@ -45,10 +47,35 @@ class ClassNames(keras.layers.Layer):
         return {**super().get_config(), "classes": self.classes}
 
 
-def build_vgg16(weights: str | Path | None, image_size: int | None = None) -> keras.Model:
-    """VGG16's convolutional base; `weights` is None (random), or a weights file to load."""
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+
+
+def vgg16_batch_norm(shape: tuple[int | None, ...]) -> keras.Model:
+    """VGG16's convolutional base with BatchNormalization between each convolution and its ReLU, so
+    it trains from random weights; VGG16's layer names (block1_conv1 … block5_pool) are kept, so
+    blocks unfreeze and weights load by the same names."""
+    inputs = keras.Input(shape)
+    x = inputs
+    for block, widths in enumerate(VGG16_BLOCKS, 1):
+        for index, filters in enumerate(widths, 1):
+            name = f"block{block}_conv{index}"
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+            x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = keras.layers.ReLU(name=f"{name}_relu")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    return keras.Model(inputs, x, name="vgg16")
+
+
+def build_vgg16(
+    weights: str | Path | None, image_size: int | None = None, batch_norm: bool = False
+) -> keras.Model:
+    """VGG16's convolutional base (with BatchNormalization if asked); `weights` is None (random), or
+    a weights file of the same architecture to load."""
     shape = (image_size, image_size, 3) if image_size else (None, None, 3)
-    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
+    if batch_norm:
+        base = vgg16_batch_norm(shape)
+    else:
+        base = keras.applications.VGG16(include_top=False, weights=None, input_shape=shape)
     if weights is not None:
         base.load_weights(str(weights))
     return base
@@ -74,35 +101,25 @@ def build_head(feature_shape: tuple[int, ...], classes: list[str], units: int, d
     )
 
 
-def build_augmentation(augment: dict[str, Any], seed: int) -> keras.Sequential:
-    """The report's augmentation: random shifts and flips, active only while training."""
-    flips = [
-        name
-        for name, on in (("horizontal", augment["horizontal_flip"]), ("vertical", augment["vertical_flip"]))
-        if on
-    ]
-    layers: list[keras.layers.Layer] = [
-        keras.layers.RandomTranslation(
-            augment["height_shift"], augment["width_shift"], fill_mode="nearest", seed=seed
-        )
-    ]
-    if flips:
-        layers.append(keras.layers.RandomFlip("_and_".join(flips), seed=seed + 1))
-    return keras.Sequential(layers, name="augmentation")
-
-
 def assemble(
     base: keras.Model,
     head: keras.Model,
     classes: list[str],
     image_size: int,
     augmentation: keras.Sequential | None = None,
+    tta: bool = False,
 ) -> keras.Model:
-    """The saved classifier: raw RGB in, probabilities out, class names inside."""
+    """The saved classifier: raw RGB in, probabilities out, class names inside; with `tta`, the
+    probabilities are the mean over each image's test-time views (assemble it after training)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
-    x = base(VGGPreprocess(name="vgg16_preprocess")(x))
-    outputs = ClassNames(classes, name="class_names")(head(x))
+    views = TestTimeViews(name="tta_views") if tta else None
+    if views is not None:
+        x = views(x)
+    x = head(base(VGGPreprocess(name="vgg16_preprocess")(x)))
+    if views is not None:
+        x = ViewMean(views.count, name="tta_mean")(x)
+    outputs = ClassNames(classes, name="class_names")(x)
     return keras.Model(inputs, outputs, name="emotion_classifier")
 
 

@@ -23,6 +23,7 @@ Probability = Annotated[float, Field(ge=0, lt=1)]
 Positive = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(gt=0, le=1)]
+Chance = Annotated[float, Field(ge=0, le=1)]
 
 
 class ParamsError(ValueError):
@@ -48,11 +49,15 @@ class Augment(_Section):
     height_shift: Shift
     horizontal_flip: bool
     vertical_flip: bool
+    rotation: Annotated[float, Field(ge=0, le=180)]  # degrees
+    zoom: Shift
+    erasing: Chance
     views: Positive
 
 
 class Model(_Section):
     weights: Annotated[str, Field(min_length=1)]
+    batch_norm: bool
     dense_units: Positive
     dropout: Probability
     learning_rate: Rate
@@ -67,6 +72,14 @@ class Train(_Section):
     finetune_epochs: Count
     finetune_blocks: Annotated[int, Field(ge=1, le=5)]
     finetune_learning_rate: Rate
+    optimizer: Literal["adam", "sgd"]
+    weight_decay: Annotated[float, Field(ge=0, lt=1)]
+    schedule: Literal["constant", "plateau", "cosine"]
+    select: Literal["last", "val_loss", "val_macro_f1"]
+
+
+class Evaluate(_Section):
+    tta: bool
 
 
 class Params(_Section):
@@ -80,6 +93,7 @@ class Params(_Section):
     augment: Augment
     model: Model
     train: Train
+    evaluate: Evaluate
 
 
 class _Loader(yaml.SafeLoader):
@@ -115,12 +129,21 @@ def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any
         raise ParamsError(_problem(path, error.errors(include_url=False)[0])) from None
     if params["crossval"]["folds"] == 1:
         raise ParamsError(f"{path}: crossval.folds = 1: must be 0 (off) or at least 2")
+    if params["model"]["batch_norm"] and params["model"]["weights"] == "imagenet":
+        raise ParamsError(
+            f"{path}: model.batch_norm = true: ImageNet has no weights for VGG16 with BatchNormalization; "
+            "set model.weights=none (random) or a weights file of that architecture"
+        )
     return params
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """The pipeline's parameters as a dict (the file DVC tracks and `dvc exp run -S` edits), checked."""
-    return check_params(read_yaml(path), path)
+    try:
+        params = read_yaml(path)
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    return check_params(params, path)
 
 
 def stage_params(path: str | Path) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""Training recipes: the report's head on cached features or online, and optional fine-tuning.
+"""Training recipes: the report's head on cached features or online, optional fine-tuning, and the
+recipe's switches: optimizer, weight decay, learning-rate schedule and which epoch's weights to keep.
 
 Every recipe ends in the same artifact: one classifier taking raw RGB, preprocessing inside.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,20 +18,53 @@ from dvclive.utils import standardize_metric_name
 
 from emotion_pipeline.data import decoded_images, one_hot
 
+LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
+SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.75, 5  # as Khaireddin & Chen (2021) on FER2013, on val accuracy
+
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive; unlike DVCLive's own callback it does not end the run, so a
-    second training phase continues the same curves."""
+    """Per-epoch metrics and learning rate to DVCLive; unlike DVCLive's own callback it does not end
+    the run, so a second training phase continues the same curves."""
 
     def __init__(self, live: Live) -> None:
         super().__init__()
         self.live = live
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        for name, value in (logs or {}).items():
-            if name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                self.live.log_metric(standardize_metric_name(name, "dvclive.keras"), float(value))
+        values = {
+            standardize_metric_name(name, "dvclive.keras"): float(value)
+            for name, value in (logs or {}).items()
+            if name.removeprefix("val_") in LOGGED
+        }
+        # The rate of the epoch's last step (before a plateau cut, which runs after this callback).
+        values["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        for name, value in values.items():  # timestamped: each epoch's wall time can be read back
+            self.live.log_metric(name, value, timestamp=True)
         self.live.next_step()
+
+
+class KeepBest(keras.callbacks.EarlyStopping):
+    """Keras' early stopping, always restoring the best epoch's weights at the end, with a score to
+    beat from earlier phases: a phase none of whose epochs beats it ends with the weights it started
+    from (the earlier phases' best)."""
+
+    def __init__(self, monitor: str, patience: int, best: float | None) -> None:
+        super().__init__(monitor, patience=patience, mode=SELECTABLE[monitor], restore_best_weights=True)
+        self.start = best
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.start is not None:
+            self.best, self.best_weights = self.start, self.model.get_weights()
+
+
+def selected_metric(train: dict[str, Any]) -> str | None:
+    """The validation metric whose best epoch is kept and early stopping watches: `train.select`,
+    or validation loss where only early stopping is on (as before `select`); None: the last epoch."""
+    if train["select"] != "last":
+        return str(train["select"])
+    return "val_loss" if train["early_stopping"] else None
 
 
 def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, float]:
@@ -38,24 +73,40 @@ def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, fl
     return {i: float(len(labels) / (len(classes) * n)) for i, n in enumerate(counts) if n}
 
 
-def callbacks(live: Live | None, train: dict[str, Any], validated: bool) -> list[keras.callbacks.Callback]:
-    """DVCLive logging, plus early stopping on validation loss (best weights restored) when asked."""
-    result: list[keras.callbacks.Callback] = [LiveMetrics(live)] if live else []
-    if train["early_stopping"] and validated:
-        result.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(train["early_stopping"]), restore_best_weights=True
-            )
-        )
-    return result
+def learning_rates(
+    schedule: str, rate: float, steps_per_epoch: int, epochs: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A phase's learning rate: `rate` (the plateau schedule cuts it from a callback), or for `cosine`
+    a linear warm-up from 0 over the first epoch, then a cosine decay to 0 at the phase's end."""
+    if schedule != "cosine":
+        return rate
+    warmup = steps_per_epoch if epochs > 1 else 0
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else rate,
+        steps_per_epoch * epochs - warmup,
+        warmup_target=rate if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
-def compile_model(model: keras.Model, learning_rate: float, label_smoothing: float) -> None:
-    """Adam and categorical cross-entropy, as in the report (label smoothing optional)."""
+def compile_model(
+    model: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    label_smoothing: float,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+) -> None:
+    """Adam as in the report, or SGD with Nesterov momentum 0.9, with decoupled weight decay when
+    not 0; categorical cross-entropy (label smoothing optional); accuracy and macro-F1."""
+    decay = weight_decay or None
+    if optimizer == "sgd":
+        chosen = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=decay)
+    else:
+        chosen = keras.optimizers.Adam(learning_rate, weight_decay=decay)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=chosen,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-        metrics=["accuracy"],
+        metrics=["accuracy", keras.metrics.F1Score(average="macro", name="macro_f1")],
     )
 
 
@@ -85,29 +136,68 @@ def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
         layer.trainable = layer.name.split("_")[0] in unfrozen
 
 
-def fit(
-    model: keras.Model,
-    data: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
-    validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
-    epochs: int,
-    params: dict[str, Any],
-    live: Live | None,
-    weights: dict[int, float] | None,
-    initial_epoch: int = 0,
-) -> int:
-    """One training phase; returns the epoch count reached, so a next phase continues from it."""
-    arrays = isinstance(data, tuple)  # cached features; a dataset is batched and shuffled already
-    x, y = data if arrays else (data, None)
-    history = model.fit(
-        x,
-        y,
-        batch_size=params["batch_size"] if arrays else None,
-        shuffle=arrays,
-        validation_data=validation,
-        epochs=initial_epoch + epochs,
-        initial_epoch=initial_epoch,
-        class_weight=weights,
-        callbacks=callbacks(live, params["train"], validation is not None),
-        verbose=2 if live else 0,
-    )
-    return initial_epoch + len(history.epoch)
+class Trainer:
+    """Training phases that continue one another: the epoch count, the DVCLive curves and the best
+    validation score so far (for `train.select`) carry from one phase to the next."""
+
+    def __init__(
+        self, params: dict[str, Any], live: Live | None = None, weights: dict[int, float] | None = None
+    ) -> None:
+        self.params, self.live, self.weights = params, live, weights
+        self.epoch = 0
+        self.best: float | None = None
+
+    def callbacks(
+        self, validated: bool, epochs: int
+    ) -> tuple[list[keras.callbacks.Callback], KeepBest | None]:
+        """DVCLive logging, keeping the best epoch (with early stopping), and the plateau schedule."""
+        train = self.params["train"]
+        monitor = selected_metric(train) if validated else None
+        # Without early stopping the patience outlasts the phase: the best epoch is kept, none stops it.
+        keep = KeepBest(monitor, train["early_stopping"] or epochs, self.best) if monitor else None
+        result: list[keras.callbacks.Callback] = [LiveMetrics(self.live)] if self.live else []
+        result += [keep] if keep else []
+        if train["schedule"] == "plateau":
+            result.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    "val_accuracy" if validated else "accuracy",
+                    factor=PLATEAU_FACTOR,
+                    patience=PLATEAU_PATIENCE,
+                    mode="max",
+                )
+            )
+        return result, keep
+
+    def fit(
+        self,
+        model: keras.Model,
+        data: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+        validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
+        epochs: int,
+        learning_rate: float,
+    ) -> keras.callbacks.History:
+        """Compile `model` for this phase and train it `epochs` epochs (fewer if stopped early)."""
+        arrays = isinstance(data, tuple)  # cached features; a dataset is batched and shuffled already
+        x, y = data if arrays else (data, None)
+        batch = self.params["batch_size"]
+        steps = math.ceil(len(x) / batch) if arrays else int(data.cardinality())
+        train = self.params["train"]
+        rate = learning_rates(train["schedule"], learning_rate, steps, epochs)
+        compile_model(model, rate, train["label_smoothing"], train["optimizer"], train["weight_decay"])
+        callbacks, keep = self.callbacks(validation is not None, epochs)
+        history = model.fit(
+            x,
+            y,
+            batch_size=batch if arrays else None,
+            shuffle=arrays,
+            validation_data=validation,
+            epochs=self.epoch + epochs,
+            initial_epoch=self.epoch,
+            class_weight=self.weights,
+            callbacks=callbacks,
+            verbose=2 if self.live else 0,
+        )
+        self.epoch += len(history.epoch)
+        if keep is not None:
+            self.best = keep.best
+        return history
