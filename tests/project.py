@@ -6,11 +6,13 @@ in the copy and see the pipeline react, without touching the checkout under test
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -74,3 +76,17 @@ def params_with(changes: dict[str, Any], base: Path = ROOT / "params.yaml") -> d
 def write_params(path: Path, changes: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(params_with(changes), sort_keys=False))
     return path
+
+
+def load_script(path: Path) -> ModuleType:
+    """A stage or bench script imported from its file (they are scripts, not a package); importing
+    defines its `main` and runs nothing."""
+    spec = importlib.util.spec_from_file_location(f"script_{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_stage(name: str) -> ModuleType:
+    return load_script(ROOT / "stages" / f"{name}.py")

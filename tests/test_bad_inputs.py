@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -35,7 +34,7 @@ from corpus import (
     uniform_png,
 )
 from PIL import EpsImagePlugin
-from project import write_params
+from project import load_stage, write_params
 
 import emotion_pipeline
 from emotion_pipeline import images
@@ -63,12 +62,7 @@ class Run:
 @pytest.fixture(scope="module")
 def split_stage() -> ModuleType:
     """`stages/split.py`, imported from its file: stages are scripts, not a package."""
-    path = Path(__file__).resolve().parents[1] / "stages" / "split.py"
-    spec = importlib.util.spec_from_file_location("split_stage", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_stage("split")
 
 
 @pytest.fixture(scope="module")

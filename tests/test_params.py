@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-from project import ROOT, params_with, write_params
+from project import ROOT, load_stage, params_with, write_params
 
 from emotion_pipeline.params import ParamsError, check_params, load_params
 
@@ -96,10 +95,7 @@ def test_every_stage_stops_before_writing(
     stage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Each stage checks the params first: exit status 2, one `error:` line, nothing written."""
-    spec = importlib.util.spec_from_file_location(f"stage_{stage}", ROOT / "stages" / f"{stage}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_stage(stage)
     params = write_params(tmp_path / "params.yaml", {"batch_size": 0})
     out = tmp_path / "out"
     argv = ["--params", str(params)]

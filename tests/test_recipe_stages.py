@@ -3,14 +3,12 @@ in-process on the sample at 32 px: from the feature cache and online, each savin
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from project import ROOT, write_params
+from project import ROOT, load_stage, write_params
 
 from emotion_pipeline.feature_cache import load_features
 from emotion_pipeline.predict import Classifier
@@ -38,19 +36,11 @@ RECIPES = {
 }
 
 
-def stage(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_stage(name: str, params: Path, **paths: Path) -> None:
     argv = ["--params", str(params)]
     for flag, path in paths.items():
         argv += [f"--{flag.replace('_', '-')}", str(path)]
-    assert stage(name).main(argv) == 0
+    assert load_stage(name).main(argv) == 0
 
 
 @pytest.fixture(scope="module", params=sorted(RECIPES))

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import platform
 import shutil
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
-from project import write_params
+from project import load_stage, write_params
 
 from emotion_pipeline.report import grid, inputs
 
@@ -49,14 +47,6 @@ stages:
       size: 12345
       nfiles: 6
 """
-
-
-def _load_stage() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages" / "report.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_tsv(path: Path, metric: str, values: list[float]) -> None:
@@ -130,7 +120,7 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
 @pytest.fixture
 def run_stage(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], int]:
     """Run the stage's `main` with its default arguments from `root`, as DVC runs it from the repo."""
-    stage = _load_stage()
+    stage = load_stage("report")
 
     def run(root: Path) -> int:
         monkeypatch.chdir(root)
