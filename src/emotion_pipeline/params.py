@@ -67,6 +67,7 @@ class Train(_Section):
     finetune_epochs: Count
     finetune_blocks: Annotated[int, Field(ge=1, le=5)]
     finetune_learning_rate: Rate
+    calibrate: bool
 
 
 class Params(_Section):
