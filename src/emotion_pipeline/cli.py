@@ -1,4 +1,5 @@
-"""The `emotion` command: predict image files, evaluate on a labelled folder, or serve the web app.
+"""The `emotion` command: predict image files, explain them (Grad-CAM overlays), evaluate on a
+labelled folder, or serve the web app.
 
 TensorFlow is imported inside the commands, so `emotion --help` answers at once. Expected
 failures (a missing model, a bad folder) end with one `error: ...` line and exit status 2.
@@ -150,6 +151,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Write one Grad-CAM overlay PNG per image, at the image's size; a bad file gets one stderr line
+    and exit status 1, the rest still run."""
+    files, problems = expand(args.paths)
+    classifier = load(args.model)
+    from PIL import Image
+
+    from emotion_pipeline.explain import GradCam, class_index, output_paths
+    from emotion_pipeline.images import ImageError
+
+    try:
+        index = class_index(classifier.classes, args.class_name)
+        gradcam = GradCam(classifier.model)
+        args.out.mkdir(parents=True, exist_ok=True)
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
+    for file, target in zip(files, output_paths(files, args.out), strict=True):
+        try:
+            picture, result = gradcam.explain_file(file, index)
+        except ImageError as error:
+            problems.append((str(file), str(error)))
+            continue
+        Image.fromarray(picture).save(target, format="PNG")
+        explained = result.classes[0]
+        predicted = classifier.classes[int(result.probabilities[0].argmax())]
+        print(
+            f"{file} -> {target}: evidence for {classifier.classes[explained]} "
+            f"({result.probabilities[0][explained]:.1%}; predicted {predicted})"
+        )
+    sys.stdout.flush()
+    for path, reason in problems:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the web app with waitress until interrupted."""
     import logging
@@ -189,6 +225,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=sorted(FORMATS), default="table", help="output format")
     predict.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
     predict.set_defaults(func=cmd_predict)
+
+    explain = commands.add_parser(
+        "explain",
+        help="write Grad-CAM heatmap overlays",
+        description="Write IMAGE_gradcam.png in DIR for each image: the image, at its own size, coloured "
+        "where it gave the model the evidence for the predicted class (or --class).",
+    )
+    explain.add_argument(
+        "paths", nargs="+", type=Path, metavar="IMAGE", help="image files or folders (recursive)"
+    )
+    explain.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the overlays")
+    explain.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    explain.add_argument(
+        "--class", dest="class_name", metavar="NAME", help="explain this class (default: the predicted one)"
+    )
+    explain.set_defaults(func=cmd_explain)
 
     evaluate = commands.add_parser(
         "evaluate",
