@@ -1,4 +1,5 @@
-"""Stage evaluate: the saved classifier on the test split, through the same loader as serving."""
+"""Stage evaluate: the saved classifier on the test split, through the same loader as serving, and
+how well its confidence matches its accuracy, with and without its temperature."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sys
 
 import numpy as np
 
+from emotion_pipeline.calibration import apply_temperature, calibration_metrics
 from emotion_pipeline.metrics import classification_metrics
+from emotion_pipeline.model import temperature_of
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.progress import Progress
@@ -21,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--split-dir", required=True)
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
-    parser.add_argument("--predictions", required=True, help="CSV of actual,predicted to write")
+    parser.add_argument("--predictions", required=True, help="CSV of actual, predicted, confidences to write")
     args = parser.parse_args(argv)
     params = stage_params(args.params)
 
@@ -35,14 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     probabilities = np.stack(result.probabilities)
     metrics = classification_metrics(labels, probabilities, classifier.classes)
     metrics["precision"] = classifier.precision  # what `precision: auto` became when training ran
+    temperature = temperature_of(classifier.model)
+    before = apply_temperature(probabilities, 1 / temperature)  # undone: the model as trained
+    truth = np.array([classifier.classes.index(label) for label in labels])
+    metrics["calibration"] = calibration_metrics(before, probabilities, truth, temperature)
     write_json(args.metrics, metrics)
     predicted = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
+    rows = zip(paths, labels, predicted, probabilities.max(axis=1), before.max(axis=1), strict=True)
     write_table(
-        args.predictions, table(zip(paths, labels, predicted, strict=True), ("path", "actual", "predicted"))
+        args.predictions,
+        table(rows, ("path", "actual", "predicted", "confidence", "confidence_uncalibrated")),
     )
     print(
         f"evaluate: accuracy {metrics['accuracy']:.3f}, "
-        f"macro-F1 {metrics['macro_f1']:.3f} on {len(paths)} images"
+        f"macro-F1 {metrics['macro_f1']:.3f}, ECE {metrics['calibration']['ece']['after']:.3f} "
+        f"on {len(paths)} images"
     )
     return 0
 

@@ -1,18 +1,22 @@
-"""Stage report: draw the training curves, confusion matrix, test predictions and class distribution,
-and write a one-page Markdown report that links them.
+"""Stage report: draw the training curves, confusion matrix, test predictions (with the model's
+heatmaps), class distribution and reliability diagram, and write a one-page Markdown report that
+links them.
 
-Optional inputs (validation logs, cross-validation, dvc.lock, skipped.csv) may be absent: the report
-says so instead.
+Optional inputs (validation logs, cross-validation, the model, dvc.lock, skipped.csv) may be absent:
+the report says so instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from emotion_pipeline.params import stage_params
-from emotion_pipeline.report import figures, grid, inputs, page
+from emotion_pipeline.report import figures, grid, inputs, page, reliability
 from emotion_pipeline.tables import read_json
 
 FIGURES = {
@@ -20,7 +24,22 @@ FIGURES = {
     "Confusion matrix": "confusion_matrix.png",
     "Test predictions": "test_predictions.png",
     "Class distribution": "class_distribution.png",
+    "Reliability diagram": "reliability_diagram.png",
 }
+
+
+def heatmaps(model_path: Path) -> Callable[[Path, str, int], np.ndarray] | None:
+    """The grid's tiles with Grad-CAM for the predicted class; None (plain tiles) without a model.
+    TensorFlow is imported only then."""
+    if not model_path.is_file():
+        print(f"report: no model at {model_path}; test predictions drawn without heatmaps", file=sys.stderr)
+        return None
+    from emotion_pipeline.explain import GradCam
+    from emotion_pipeline.model import load_classifier
+
+    model, classes, _ = load_classifier(model_path)
+    gradcam = GradCam(model)
+    return lambda file, label, size: gradcam.explain_file(file, classes.index(label), size)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", default="metrics/test.json")
     parser.add_argument("--crossval", default="metrics/crossval.json")
     parser.add_argument("--predictions", default="metrics/predictions.csv")
+    parser.add_argument("--model", default="models/model.keras")
     parser.add_argument("--split-dir", default="data/split")
     parser.add_argument("--lock", default="dvc.lock")
     parser.add_argument("--out-dir", default="plots")
@@ -51,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     written = [
         figures.plot_training_curves(log, paths["Training curves"]),
         figures.plot_confusion_matrix(metrics, paths["Confusion matrix"]),
-        grid.plot_test_predictions(rows, paths["Test predictions"], root=Path.cwd()),
+        grid.plot_test_predictions(
+            rows, paths["Test predictions"], root=Path.cwd(), explain=heatmaps(Path(args.model))
+        ),
         figures.plot_class_distribution(counts, paths["Class distribution"]),
+        reliability.plot_reliability(rows, metrics, paths["Reliability diagram"]),
         page.write_report(
             out / "report.md",
             metrics=metrics,

@@ -1,5 +1,6 @@
 """Stage train: the report's head on the frozen VGG16 (from cached features, or online), then
-optional fine-tuning; saves one classifier that takes raw RGB and holds its class names."""
+optional fine-tuning and calibration; saves one classifier that takes raw RGB and holds its class
+names (and its temperature)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import argparse
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 from dvclive import Live
 
+from emotion_pipeline.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+)
 from emotion_pipeline.data import one_hot
 from emotion_pipeline.feature_cache import load_features
-from emotion_pipeline.model import assemble, build_head, build_vgg16
+from emotion_pipeline.model import assemble, build_head, build_vgg16, with_temperature
 from emotion_pipeline.params import stage_params, trains_online
 from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
 from emotion_pipeline.splitting import read_split
@@ -26,6 +35,19 @@ def cached(features_dir: str, classes: list[str]) -> tuple[tuple[np.ndarray, np.
     rows, labels = load_features(features_dir, "train").view_rows()
     val = load_features(features_dir, "val")
     return (rows, one_hot(labels, classes)), (val.plain, one_hot(val.labels, classes))
+
+
+def calibrated(model: keras.Model, validation: tf.data.Dataset, labels: np.ndarray) -> keras.Model:
+    """The model with the temperature that minimises its NLL on the validation images."""
+    before = model.predict(validation, verbose=0)
+    temperature = fit_temperature(before, labels)
+    after = apply_temperature(before, temperature)
+    scores = ", ".join(
+        f"{name} {score(before, labels):.4f} -> {score(after, labels):.4f}"
+        for name, score in (("NLL", negative_log_likelihood), ("ECE", expected_calibration_error))
+    )
+    print(f"train: temperature {temperature:.3f} from {len(labels)} validation images: {scores}")
+    return with_temperature(model, temperature)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             trainer.fit(model, *online_data, train["finetune_epochs"], train["finetune_learning_rate"])
         if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
             model = assemble(base, head, classes, size, augmentation, tta=True)
+    if train["calibrate"]:
+        model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     live.end()

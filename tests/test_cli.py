@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from corpus import EPS, encode, noise
+from PIL import Image
 from processes import wait_until
 from project import write_params
 
@@ -284,3 +285,35 @@ def test_serve_process_answers_and_always_ends(
             server.kill()
             server.wait(timeout=30)
     assert "Traceback" not in log.read_text()
+
+
+def test_explain_writes_one_overlay_per_image_at_its_size(
+    capsys: pytest.CaptureFixture[str], model_path: Path, classifier: Classifier, mixed_folder: Path
+) -> None:
+    out_dir = mixed_folder.parent / "overlays"
+    status, out, err = run(capsys, "explain", mixed_folder, "--out", out_dir, "--model", model_path)
+    assert status == 1
+    assert sorted(err) == [
+        f"error: {mixed_folder / 'empty.png'}: empty file (0 bytes)",
+        f"error: {mixed_folder / 'notes.jpg'}: not an image (unknown or unsupported format)",
+    ]
+    assert sorted(path.name for path in out_dir.iterdir()) == ["a_gradcam.png", "b_gradcam.png"]
+    for source, name in [("a.png", "a_gradcam.png"), ("nested/b.jpeg", "b_gradcam.png")]:
+        with Image.open(mixed_folder / source) as original, Image.open(out_dir / name) as overlay:
+            assert (overlay.format, overlay.size) == ("PNG", original.size)
+            assert original.size != (classifier.image_size, classifier.image_size)
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{mixed_folder / 'a.png'} -> {out_dir / 'a_gradcam.png'}: ")
+    assert all(re.search(rf": evidence for ({'|'.join(classifier.classes)}) \(", line) for line in lines)
+
+
+def test_explain_a_class_asked_for_or_an_unknown_one(
+    capsys: pytest.CaptureFixture[str], model_path: Path, mixed_folder: Path, tmp_path: Path
+) -> None:
+    command = ["explain", mixed_folder / "a.png", "--out", tmp_path, "--model", model_path, "--class"]
+    status, out, _ = run(capsys, *command, "SAD")
+    assert status == 0 and ": evidence for sad (" in out
+    status, out, err = run(capsys, *command, "bored")
+    assert (status, out) == (2, "")
+    assert err == ["error: unknown class 'bored': the model's classes are angry, happy, sad"]

@@ -20,7 +20,13 @@ OFFLINE = [
     *("-S", "data.dir=data/sample", "-S", "model.weights=none"),
     *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),
 ]
-PNGS = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
+PNGS = [
+    "training_curves.png",
+    "confusion_matrix.png",
+    "test_predictions.png",
+    "class_distribution.png",
+    "reliability_diagram.png",
+]
 QUEUE_DEADLINE = 240  # two tiny experiments on 2 cores take well under a minute each
 
 
@@ -34,12 +40,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def experiments(project: Path) -> dict[str, str]:
     baseline = run(project, "dvc", "exp", "run", "-n", "baseline", *OFFLINE)
     baseline_metrics = (project / "metrics/test.json").read_text()
+    baseline_report = (project / "plots/report.md").read_text()
     split_csv = (project / "data/split/test.csv").read_bytes()
-    improved = run(project, "dvc", "exp", "run", "-n", "improved", *OFFLINE, "-S", "epochs=30")
+    calibrated = ("-S", "epochs=30", "-S", "train.calibrate=true")
+    improved = run(project, "dvc", "exp", "run", "-n", "improved", *OFFLINE, *calibrated)
     return {
         "baseline": baseline,
         "improved": improved,
         "baseline_metrics": baseline_metrics,
+        "baseline_report": baseline_report,
+        "improved_metrics": (project / "metrics/test.json").read_text(),
+        "improved_report": (project / "plots/report.md").read_text(),
         "baseline_split": split_csv.decode(),
     }
 
@@ -61,6 +72,17 @@ def test_baseline_writes_metrics_and_plots(project: Path, experiments: dict[str,
             assert image.format == "PNG" and image.width > 300
     report = (project / "plots/report.md").read_text()
     assert "training_curves.png" in report and "TensorFlow" in report
+    calibration = metrics["calibration"]  # off in the baseline: the model answers as trained
+    assert calibration["temperature"] == 1.0 and calibration["ece"]["before"] == calibration["ece"]["after"]
+    assert "Not calibrated (`train.calibrate: false`)" in experiments["baseline_report"]
+
+
+def test_calibration_is_one_switch(project: Path, experiments: dict[str, str]) -> None:
+    assert "train: temperature " in experiments["improved"]
+    calibration = json.loads(experiments["improved_metrics"])["calibration"]
+    assert calibration["temperature"] != 1.0
+    assert set(calibration["ece"]) == set(calibration["brier"]) == {"before", "after"}
+    assert "| calibrated |" in experiments["improved_report"]
 
 
 def test_improved_reuses_the_feature_cache(experiments: dict[str, str]) -> None:
@@ -76,7 +98,7 @@ def test_metrics_diff_and_exp_show(project: Path, experiments: dict[str, str]) -
     diff = run(project, "dvc", "metrics", "diff", "baseline", "improved")
     assert "metrics/test.json" in diff and "baseline" in diff and "improved" in diff
     everything = run(project, "dvc", "metrics", "diff", "--all", "baseline", "improved")
-    for metric in ("accuracy", "macro_f1", "weighted_f1", "per_class.sad.f1"):
+    for metric in ("accuracy", "macro_f1", "weighted_f1", "per_class.sad.f1", "calibration.ece.after"):
         assert metric in everything
     shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
     names = {
@@ -95,7 +117,8 @@ def test_metrics_diff_and_exp_show(project: Path, experiments: dict[str, str]) -
 
 
 def test_same_params_give_identical_split_and_metrics(project: Path, experiments: dict[str, str]) -> None:
-    run(project, "dvc", "exp", "run", "-n", "rerun", "--force", *OFFLINE, "-S", "epochs=20")
+    baseline = ("-S", "epochs=20", "-S", "train.calibrate=false")  # the workspace holds `improved`'s
+    run(project, "dvc", "exp", "run", "-n", "rerun", "--force", *OFFLINE, *baseline)
     assert (project / "data/split/test.csv").read_text() == experiments["baseline_split"]
     assert (project / "metrics/test.json").read_text() == experiments["baseline_metrics"]
 

@@ -15,13 +15,19 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 from project import load_stage, write_params
 
-from emotion_pipeline.report import grid, inputs
+from emotion_pipeline.report import grid, inputs, reliability
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]
 DVC_HASH = "0f1e2d3c4b5a69788796a5b4c3d2e1f0.dir"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FIGURES = ["training_curves.png", "confusion_matrix.png", "test_predictions.png", "class_distribution.png"]
+FIGURES = [
+    "training_curves.png",
+    "confusion_matrix.png",
+    "test_predictions.png",
+    "class_distribution.png",
+    "reliability_diagram.png",
+]
 # (class, index) -> wrong prediction; every other image is predicted correctly.
 ERRORS = {("angry", 1): "sad", ("sad", 0): "happy"}
 PARAMS = {"data.dir": "data/raw", "data.test_fraction": 0.2, "precision": "auto"}
@@ -68,7 +74,9 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
             rows.append((f"data/raw/{name}/{name}_{i}.png", name, ERRORS.get((name, i), name)))
     (root / "metrics").mkdir()
     (root / "metrics" / "predictions.csv").write_text(
-        "path,actual,predicted\n" + "".join(f"{p},{a},{q}\n" for p, a, q in rows), encoding="utf-8"
+        "path,actual,predicted,confidence,confidence_uncalibrated\n"
+        + "".join(f"{p},{a},{q},{0.8 if a == q else 0.6},{0.99 if a == q else 0.9}\n" for p, a, q in rows),
+        encoding="utf-8",
     )
     matrix = [[sum(1 for _, a, q in rows if a == x and q == y) for y in CLASSES] for x in CLASSES]
     per_class = {}
@@ -87,6 +95,11 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
         "classes": CLASSES,
         "n_images": 6,
         "precision": "mixed_bfloat16",
+        "calibration": {
+            "temperature": 1.8,
+            "ece": {"before": 0.3167, "after": 0.1333},
+            "brier": {"before": 0.6012, "after": 0.4455},
+        },
     }
     if repeated:
         crossval = {
@@ -166,6 +179,8 @@ def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> No
     for package in ("keras", "dvc", "dvclive"):
         assert f"| {metadata.version(package)} |" in text
     assert "| mixed_bfloat16 (params: `precision: auto`) |" in text
+    assert "| as trained | none | 0.3167 | 0.6012 |" in text
+    assert "| calibrated | 1.800 | 0.1333 | 0.4455 |" in text
 
 
 def test_missing_eval_logs_lock_and_skipped_do_not_crash(
@@ -232,3 +247,44 @@ def test_data_hash_matches_the_split_dependency_on_the_data_folder(tmp_path: Pat
     assert inputs.data_hash(lock, "data/other") == "unknown"
     assert inputs.data_hash(lock, None) == "unknown"
     assert inputs.data_hash(tmp_path / "absent.lock", "data/raw") == "unknown"
+
+
+def test_report_draws_heatmaps_when_the_model_is_there(
+    tmp_path: Path, run_stage: Callable[[Path], int], model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _make_inputs(tmp_path)
+    assert run_stage(tmp_path) == 0
+    assert "no model at models/model.keras" in capsys.readouterr().err
+    plain = (tmp_path / "plots" / "test_predictions.png").read_bytes()
+    (tmp_path / "models").mkdir()
+    shutil.copy(model_path, tmp_path / "models" / "model.keras")
+    assert run_stage(tmp_path) == 0
+    assert "no model" not in capsys.readouterr().err
+    assert (tmp_path / "plots" / "test_predictions.png").read_bytes() != plain
+
+
+def test_grid_tiles_show_what_explain_draws(tmp_path: Path) -> None:
+    _make_inputs(tmp_path)
+    rows = inputs.read_predictions(tmp_path / "metrics" / "predictions.csv")
+    asked: list[tuple[str, str, int]] = []
+
+    def blue(file: Path, label: str, size: int) -> np.ndarray:
+        asked.append((file.name, label, size))
+        return np.full((size, size, 3), (0, 0, 255), dtype=np.uint8)
+
+    def blue_share(path: Path) -> float:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB")).astype(int)
+        return float(((pixels[..., 2] > 200) & (pixels[..., :2].max(axis=-1) < 60)).mean())
+
+    plain = grid.plot_test_predictions(rows, tmp_path / "plain.png", root=tmp_path)
+    explained = grid.plot_test_predictions(rows, tmp_path / "blue.png", root=tmp_path, explain=blue)
+    assert blue_share(plain) < 0.01 < 0.2 < blue_share(explained)
+    assert ("angry_1.png", "sad", 160) in asked and len(asked) == len(rows)
+
+
+def test_reliability_without_confidences_is_a_placeholder(tmp_path: Path) -> None:
+    rows = [{"path": "a.png", "actual": "sad", "predicted": "sad"}]
+    path = reliability.plot_reliability(rows, {}, tmp_path / "reliability.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.width > 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from corpus import EPS, encode, noise, uniform_png
 from flask.testing import FlaskClient
+from PIL import Image
 
 from emotion_pipeline import images, webapp
 from emotion_pipeline.predict import Classifier
@@ -228,3 +230,53 @@ def test_uploads_never_touch_the_disk(
     for data, name, status in [(large, "../../escape.png", 200), (b"not an image", "x.jpg", 400)]:
         assert post_file(client, data, name).status_code == status
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def post_explain(client: FlaskClient, data: bytes, query: str = "explain=1"):
+    upload = {"file": (io.BytesIO(data), "face.png")}
+    return client.post(f"/api/predict?{query}", data=upload, content_type="multipart/form-data")
+
+
+def test_explain_adds_a_heatmap_for_the_page_to_lay_over_its_preview(
+    client: FlaskClient, classifier: Classifier, make_image: Callable[..., bytes]
+) -> None:
+    data = make_image("PNG", (300, 200), seed=5)
+    plain = post_file(client, data).get_json()
+    response = post_explain(client, data)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert "explain" not in plain
+    assert answer["label"] == plain["label"] == answer["explain"]["class"]
+    expected = list(plain["probabilities"].values())
+    assert list(answer["probabilities"].values()) == pytest.approx(expected, rel=1e-5)
+    header, encoded = answer["explain"]["image"].split(",", 1)
+    assert header == "data:image/png;base64"
+    with Image.open(io.BytesIO(base64.b64decode(encoded))) as heatmap:
+        assert heatmap.mode == "RGBA" and heatmap.size == (classifier.image_size, classifier.image_size)
+    assert post_explain(client, data, "explain=1&class=Sad").get_json()["explain"]["class"] == "sad"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"just some text, not a picture\n", "not an image"),
+        (b"", "empty file"),
+        (png_bomb(), "decompression bomb"),
+    ],
+    ids=["text", "empty", "decompression-bomb"],
+)
+def test_bad_upload_with_explain_is_400(client: FlaskClient, data: bytes, reason: str) -> None:
+    response = post_explain(client, data)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+
+
+def test_unknown_class_to_explain_is_400(client: FlaskClient, make_image: Callable[..., bytes]) -> None:
+    response = post_explain(client, make_image(), "explain=1&class=bored")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "unknown class 'bored': the model's classes are angry, happy, sad"
+
+
+def test_csp_admits_data_images_and_nothing_else_new(client: FlaskClient) -> None:
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert policy == "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'"

@@ -1,5 +1,5 @@
-"""The `emotion` command: predict image files, evaluate on a labelled folder, serve the web app, or
-say what this machine trains with (`info`).
+"""The `emotion` command: predict image files, explain them (Grad-CAM overlays), evaluate on a
+labelled folder, serve the web app, or say what this machine trains with (`info`).
 
 TensorFlow is imported inside the commands, so `emotion --help` answers at once. Expected
 failures (a missing model, a bad folder) end with one `error: ...` line and exit status 2.
@@ -151,6 +151,41 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Write one Grad-CAM overlay PNG per image, at the image's size; a bad file gets one stderr line
+    and exit status 1, the rest still run."""
+    files, problems = expand(args.paths)
+    classifier = load(args.model)
+    from PIL import Image
+
+    from emotion_pipeline.explain import GradCam, class_index, output_paths
+    from emotion_pipeline.images import ImageError
+
+    try:
+        index = class_index(classifier.classes, args.class_name)
+        gradcam = GradCam(classifier.model)
+        args.out.mkdir(parents=True, exist_ok=True)
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
+    for file, target in zip(files, output_paths(files, args.out), strict=True):
+        try:
+            picture, result = gradcam.explain_file(file, index)
+        except ImageError as error:
+            problems.append((str(file), str(error)))
+            continue
+        Image.fromarray(picture).save(target, format="PNG")
+        explained = result.classes[0]
+        predicted = classifier.classes[int(result.probabilities[0].argmax())]
+        print(
+            f"{file} -> {target}: evidence for {classifier.classes[explained]} "
+            f"({result.probabilities[0][explained]:.1%}; predicted {predicted})"
+        )
+    sys.stdout.flush()
+    for path, reason in problems:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the web app with waitress until interrupted."""
     import logging
@@ -201,45 +236,66 @@ def positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emotion", description="Classify the emotion shown in face images.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = f"saved model (default: {DEFAULT_MODEL}, written by `dvc repro`)"
 
-    predict = commands.add_parser(
-        "predict", help="predict image files or folders", description="Predict the emotion of each image."
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], summary: str, detail: str, model: bool = True
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=detail)
+        sub.set_defaults(func=func)
+        if model:
+            sub.add_argument(
+                "--model", type=Path, default=DEFAULT_MODEL, help=f"saved model (default: {DEFAULT_MODEL})"
+            )
+        return sub
+
+    def images(sub: argparse.ArgumentParser, metavar: str) -> None:
+        sub.add_argument(
+            "paths", nargs="+", type=Path, metavar=metavar, help="image files or folders (recursive)"
+        )
+
+    batch = {"type": positive_int, "default": 32, "help": "images per model call"}
+    predict = command(
+        "predict", cmd_predict, "predict image files or folders", "Predict the emotion of each image."
     )
-    predict.add_argument(
-        "paths", nargs="+", type=Path, metavar="PATH", help="image files or folders (recursive)"
-    )
-    predict.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    images(predict, "PATH")
     predict.add_argument("--format", choices=sorted(FORMATS), default="table", help="output format")
-    predict.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
-    predict.set_defaults(func=cmd_predict)
+    predict.add_argument("--batch-size", **batch)
 
-    evaluate = commands.add_parser(
+    explain = command(
+        "explain",
+        cmd_explain,
+        "write Grad-CAM heatmap overlays",
+        "Write IMAGE_gradcam.png in DIR for each image: the image, at its own size, coloured "
+        "where it gave the model the evidence for the predicted class (or --class).",
+    )
+    images(explain, "IMAGE")
+    explain.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the overlays")
+    explain.add_argument(
+        "--class", dest="class_name", metavar="NAME", help="explain this class (default: the predicted one)"
+    )
+
+    evaluate = command(
         "evaluate",
-        help="score the model on a labelled folder",
-        description="Score the model on DIR, which holds one sub-folder of images per class.",
+        cmd_evaluate,
+        "score the model on a labelled folder",
+        "Score the model on DIR, which holds one sub-folder of images per class.",
     )
     evaluate.add_argument("dir", type=Path, metavar="DIR", help="folder with one sub-folder per class")
-    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
-    evaluate.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
-    evaluate.set_defaults(func=cmd_evaluate)
+    evaluate.add_argument("--batch-size", **batch)
 
-    serve = commands.add_parser(
-        "serve", help="serve the web app", description="Serve the web app with waitress."
-    )
-    serve.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=model_help)
+    serve = command("serve", cmd_serve, "serve the web app", "Serve the web app with waitress.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     serve.add_argument("--threads", type=positive_int, default=4, help="request threads (default: 4)")
-    serve.set_defaults(func=cmd_serve)
 
-    info = commands.add_parser(
+    command(
         "info",
-        help="devices, precision, versions and params.yaml's validity",
-        description="Print the devices TensorFlow sees, what `precision: auto` becomes here and why, "
+        cmd_info,
+        "devices, precision, versions and params.yaml's validity",
+        "Print the devices TensorFlow sees, what `precision: auto` becomes here and why, "
         "the versions that shape training, and whether ./params.yaml is valid (exit status 2 if not).",
+        model=False,
     )
-    info.set_defaults(func=cmd_info)
     return parser
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from emotion_pipeline.views import TestTimeViews, ViewMean
@@ -45,6 +46,26 @@ class ClassNames(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "classes": self.classes}
+
+
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class Temperature(keras.layers.Layer):
+    """softmax(log p / T) on the probabilities: the calibration fitted after training
+    (`train.calibrate`), saved in the file so every path answers calibrated. Each row is mapped
+    monotonically, so the predicted class never changes."""
+
+    def __init__(self, temperature: float = 1.0, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        floor = float(np.finfo(np.float32).tiny)  # as calibration.FLOOR: log(0) guard
+        log_p = keras.ops.log(keras.ops.maximum(keras.ops.cast(inputs, "float32"), floor))
+        return keras.ops.softmax(log_p / self.temperature)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "temperature": self.temperature}
 
 
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -121,6 +142,17 @@ def assemble(
         x = ViewMean(views.count, name="tta_mean")(x)
     outputs = ClassNames(classes, name="class_names")(x)
     return keras.Model(inputs, outputs, name="emotion_classifier")
+
+
+def with_temperature(model: keras.Model, temperature: float) -> keras.Model:
+    """The classifier with a `Temperature` layer on its output."""
+    outputs = Temperature(temperature, name="temperature")(model.outputs[0])
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def temperature_of(model: keras.Model) -> float:
+    """The temperature a saved classifier answers with: 1.0 when it was not calibrated."""
+    return next((layer.temperature for layer in model.layers if isinstance(layer, Temperature)), 1.0)
 
 
 def trained_precision(model: keras.Model) -> str:

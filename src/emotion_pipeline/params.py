@@ -76,6 +76,7 @@ class Train(_Section):
     weight_decay: Annotated[float, Field(ge=0, lt=1)]
     schedule: Literal["constant", "plateau", "cosine"]
     select: Literal["last", "val_loss", "val_macro_f1"]
+    calibrate: bool
 
 
 class Evaluate(_Section):

@@ -19,6 +19,7 @@ from flask import Flask, Request, Response, jsonify, render_template, request
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
+from emotion_pipeline.explain import GradCam, class_index, heatmap_answer
 from emotion_pipeline.images import Busy, ImageError, load_image
 from emotion_pipeline.predict import Classifier, labelled
 
@@ -58,6 +59,7 @@ def create_app(model: str | Path | Classifier) -> Flask:
     classifier = model if isinstance(model, Classifier) else Classifier(model)
     # Decoding runs in parallel across waitress threads; the model call itself is serialised.
     model_lock = threading.Lock()
+    gradcam = GradCam(classifier.model)
 
     app = Flask(__name__)
     app.request_class = InMemoryRequest
@@ -77,6 +79,11 @@ def create_app(model: str | Path | Classifier) -> Flask:
         upload = request.files.get(UPLOAD_FIELD)
         if upload is None:
             return _error(400, f"no file uploaded: send the image as multipart form field '{UPLOAD_FIELD}'")
+        explain = request.args.get("explain", "0") not in ("0", "")  # `?explain=1[&class=NAME]`
+        try:
+            target = class_index(classifier.classes, request.args.get("class")) if explain else None
+        except ValueError as error:
+            return _error(400, str(error))
         try:
             image = load_image(upload.read(), classifier.image_size, time.monotonic() + DECODE_SECONDS)
         except Busy as error:
@@ -87,8 +94,14 @@ def create_app(model: str | Path | Classifier) -> Flask:
         except ImageError as error:
             return _error(400, str(error))
         with model_lock:
-            probabilities = classifier.predict_arrays(image[None])[0]
-        return jsonify(labelled(classifier.classes, probabilities))
+            result = gradcam(image[None], target) if explain else None
+            probabilities = (
+                classifier.predict_arrays(image[None])[0] if result is None else result.probabilities[0]
+            )
+        answer = labelled(classifier.classes, probabilities)
+        if result is not None:
+            answer["explain"] = heatmap_answer(result, classifier.classes, classifier.image_size)
+        return jsonify(answer)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
@@ -105,8 +118,10 @@ def create_app(model: str | Path | Classifier) -> Flask:
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # data: images only: the heatmaps the API returns inline; scripts and the rest stay 'self'.
         response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'"
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
         )
         response.headers.setdefault("Referrer-Policy", "no-referrer")  # links out never carry our URLs
         if response.is_json:  # API answers: a prediction describes the user's image; no cache keeps it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,11 +73,14 @@ def plot_test_predictions(
     limit: int = GRID_LIMIT,
     image_size: int = 160,
     columns: int = 6,
+    explain: Callable[[Path, str, int], np.ndarray] | None = None,
 ) -> Path:
     """A grid of test images titled with the true and predicted class, mistakes first, in red.
 
     Seeing the misclassified faces says more about a model's failure than any number does.
     Relative paths are resolved against `root` (the repository root, where the pipeline runs).
+    With `explain` (file, predicted class, size to picture), each tile shows its picture instead:
+    the image with the heatmap of the evidence for the predicted class over it.
     """
     items = select_predictions(rows, limit)
     n_wrong = sum(1 for row in rows if row["actual"] != row["predicted"])
@@ -86,9 +89,9 @@ def plot_test_predictions(
     figure = new_figure(2.1 * columns + 0.2, 2.35 * n_rows + 0.6)
     axes = np.atleast_1d(figure.subplots(n_rows, columns, squeeze=False).ravel())
     for ax, item in zip(axes, items, strict=False):
-        file = Path(item.path)
+        file = Path(item.path) if Path(item.path).is_absolute() else Path(root) / item.path
         try:
-            ax.imshow(load_image(file if file.is_absolute() else Path(root) / file, image_size))
+            ax.imshow(explain(file, item.predicted, image_size) if explain else load_image(file, image_size))
         except ImageError as error:
             ax.imshow(np.full((image_size, image_size, 3), 235, dtype=np.uint8))
             message = textwrap.fill(f"cannot load: {error}", 24)
@@ -113,7 +116,10 @@ def plot_test_predictions(
         placeholder(axes[0], "no test predictions")
         axes[0].axis("on")
     shown = f"showing {len(items)} of {len(rows)}" if len(items) < len(rows) else f"all {len(rows)}"
+    heat = (
+        "\ncoloured where the image gave the evidence for the predicted class (Grad-CAM)" if explain else ""
+    )
     figure.suptitle(
-        f"Test predictions: {n_wrong} wrong of {len(rows)} ({shown}, mistakes first)", fontsize=13
+        f"Test predictions: {n_wrong} wrong of {len(rows)} ({shown}, mistakes first){heat}", fontsize=13
     )
     return save(figure, path)

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from emotion_pipeline.calibration import BINS
 from emotion_pipeline.report.inputs import TrainingLog, best_epoch, environment
 from emotion_pipeline.tables import write_atomic
 
@@ -72,6 +73,36 @@ def crossval_lines(metrics: Mapping[str, Any], crossval: Mapping[str, Any] | Non
         *markdown(frame, "lrrl"),
         "",
         f"Method: {method}, {folds} folds.",
+        "",
+    ]
+
+
+def calibration_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """How far the probabilities can be trusted: ECE and Brier score without and with the temperature."""
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return []
+    temperature = calibration["temperature"]
+    rows = [("as trained", "none", calibration["ece"]["before"], calibration["brier"]["before"])]
+    if temperature != 1.0:
+        rows.append(
+            ("calibrated", f"{temperature:.3f}", calibration["ece"]["after"], calibration["brier"]["after"])
+        )
+    frame = pd.DataFrame(rows, columns=["probabilities", "temperature", "ECE", "Brier score"])
+    for column in ("ECE", "Brier score"):
+        frame[column] = frame[column].map(lambda v: f"{v:.4f}")
+    how = (
+        "The temperature was fitted on the validation split; it never changes the predicted class."
+        if temperature != 1.0
+        else "Not calibrated (`train.calibrate: false`)."
+    )
+    return [
+        "## Calibration (test split)",
+        "",
+        *markdown(frame),
+        "",
+        f"ECE: the gap between confidence and accuracy over {BINS} equal-width confidence bins, weighted "
+        f"by images (0 is perfect); Brier score: the probabilities' squared error (0 to 2). {how}",
         "",
     ]
 
@@ -180,6 +211,7 @@ def write_report(
     lines = ["# Emotion classifier: evaluation report", ""]
     lines += summary_lines(metrics, crossval, log)
     lines += crossval_lines(metrics, crossval)
+    lines += calibration_lines(metrics)
     lines += ["## Figures", ""]
     for caption, figure in figures.items():
         lines += [f"![{caption}]({Path(os.path.relpath(Path(figure), path.parent)).as_posix()})", ""]

@@ -1,6 +1,7 @@
 "use strict";
 
-// Send the picked or dropped image to the API and show the answer: the label and one bar per class.
+// Send the picked or dropped image to the API and show the answer: the label and one bar per class,
+// and, with the toggle on, the Grad-CAM heatmap laid over the preview.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
@@ -11,7 +12,23 @@ document.addEventListener("DOMContentLoaded", () => {
   const label = document.getElementById("label");
   const errorBox = document.getElementById("error");
   const bars = Array.from(document.querySelectorAll(".bar"));
+  const explainToggle = document.getElementById("explain");
+  const heatmap = document.getElementById("heatmap");
+  const explained = document.getElementById("explained");
   let previewUrl = null;
+  let current = null; // the file last sent
+  let sent = 0; // requests sent: only the latest one's answer is shown
+  let explanation = null; // its heatmap, once the API has sent one
+
+  function showHeatmap() {
+    const on = explainToggle.checked && explanation !== null;
+    if (on) {
+      heatmap.src = explanation.image;
+      explained.textContent = `Coloured where the image gave the evidence for \u201c${explanation.class}\u201d (red: the most).`;
+    }
+    heatmap.hidden = !on;
+    explained.hidden = !on;
+  }
 
   // A file the browser cannot display (not an image) leaves the drop hint instead of a broken icon.
   preview.addEventListener("error", () => {
@@ -48,6 +65,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   async function classify(file) {
+    current = file;
+    const request = ++sent;
+    explanation = null;
+    showHeatmap();
     errorBox.hidden = true;
     label.textContent = "\u2026";
     status.textContent = `Classifying ${file.name}\u2026`;
@@ -57,12 +78,14 @@ document.addEventListener("DOMContentLoaded", () => {
     let response;
     let answer;
     try {
-      response = await fetch(form.action, { method: "POST", body });
+      const url = explainToggle.checked ? `${form.action}?explain=1` : form.action;
+      response = await fetch(url, { method: "POST", body });
       answer = await response.json();
     } catch (err) {
-      showError(response ? `server answered ${response.status} ${response.statusText}` : `network error: ${err.message}`);
+      if (request === sent) showError(response ? `server answered ${response.status} ${response.statusText}` : `network error: ${err.message}`);
       return;
     }
+    if (request !== sent) return; // a newer request was sent meanwhile
     if (!response.ok) {
       showError(answer.error || `server answered ${response.status}`);
       return;
@@ -70,7 +93,15 @@ document.addEventListener("DOMContentLoaded", () => {
     status.textContent = `Result for ${file.name}:`;
     showProbabilities(answer.probabilities);
     label.textContent = answer.label;
+    explanation = answer.explain || null;
+    showHeatmap();
   }
+
+  // Turning the heatmap on for an image sent without it asks again, with it.
+  explainToggle.addEventListener("change", () => {
+    if (explainToggle.checked && explanation === null && current) classify(current);
+    else showHeatmap();
+  });
 
   input.addEventListener("change", () => {
     if (input.files.length) classify(input.files[0]);

@@ -1,0 +1,103 @@
+"""Grad-CAM: a trained model's heatmap lies where the evidence is; overlays keep the image's size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from emotion_pipeline.explain import GradCam, class_index, output_paths, overlay
+from emotion_pipeline.model import assemble, build_head
+from emotion_pipeline.predict import Classifier
+
+SIZE = 64
+SQUARE = ["plain", "square"]
+BACKGROUND = (124, 117, 104)  # about the ImageNet mean: VGG's preprocessing makes it ~0, like the padding
+
+
+def squares(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey noise images; label 1 has a white 12-px square somewhere in the bottom-right quadrant."""
+    rng = np.random.default_rng(seed)
+    images = (np.array(BACKGROUND) + rng.integers(-5, 6, (n, SIZE, SIZE, 3))).astype(np.uint8)
+    labels = rng.integers(0, 2, n)
+    for i in np.flatnonzero(labels):
+        row, column = SIZE // 2 + rng.integers(2, SIZE // 2 - 14, 2)
+        images[i, row : row + 12, column : column + 12] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def square_classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
+    """A small conv base (three conv+pool blocks, the last conv named `last_conv`) in the project's
+    classifier (preprocessing, the report's head, class names), trained on `squares`, saved, loaded."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = inputs
+    for name in ("conv1", "conv2", "last_conv"):
+        x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name=name)(x)
+        x = keras.layers.MaxPooling2D()(x)
+    base = keras.Model(inputs, x, name="vgg16")  # stands in for VGG16 wherever the loader looks for it
+    model = assemble(base, build_head(base.output_shape[1:], SQUARE, 32, 0.0), SQUARE, SIZE)
+    model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+    images, labels = squares(400, 1)
+    model.fit(images.astype("float32"), np.eye(2)[labels], epochs=3, batch_size=32, verbose=0)
+    path = tmp_path_factory.mktemp("squares") / "model.keras"
+    model.save(path)
+    return Classifier(path)
+
+
+def test_heatmap_mass_lies_in_the_quadrant_that_decides_the_class(square_classifier: Classifier) -> None:
+    images, labels = squares(40, 2)
+    result = GradCam(square_classifier.model, "last_conv")(images)
+    assert (result.classes == labels).mean() >= 0.9  # the model learnt the task
+    maps = result.maps[labels == 1]  # 8x8 cells: the last conv runs at 1/8 of 64 px
+    share = maps[:, 4:, 4:].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+    assert share.mean() > 0.7 and share.min() > 0.5, share
+    forced = GradCam(square_classifier.model, "last_conv")(images[labels == 1], class_index=1)
+    np.testing.assert_allclose(forced.maps, maps, atol=1e-6)
+    assert (forced.classes == 1).all()
+
+
+def test_saved_vgg16_classifier_explains_block5_conv3(classifier: Classifier) -> None:
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    result = GradCam(classifier.model)(images)  # block5_conv3 inside the nested `vgg16`
+    assert result.maps.shape == (3, 2, 2)  # 32 px / 16
+    assert result.maps.min() >= 0 and np.allclose(result.maps.max(axis=(1, 2)), 1.0)
+    np.testing.assert_allclose(result.probabilities, classifier.predict_arrays(images), rtol=1e-5)
+    np.testing.assert_array_equal(result.classes, result.probabilities.argmax(axis=1))
+    assert (GradCam(classifier.model)(images, class_index=2).classes == 2).all()
+
+
+def test_overlay_has_the_images_size_and_leaves_it_alone_without_evidence(
+    classifier: Classifier, tmp_path: Path
+) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    picture, _ = GradCam(classifier.model).explain_file(tmp_path / "wide.png")
+    assert picture.shape == (50, 70, 3) and picture.dtype == np.uint8
+    assert GradCam(classifier.model).explain_file(tmp_path / "wide.png", size=40)[0].shape == (40, 40, 3)
+    np.testing.assert_array_equal(overlay(pixels, np.zeros((2, 2))), pixels)
+    hot = overlay(pixels, np.ones((2, 2))).astype(int)
+    assert np.abs(hot - pixels).mean() > 10  # coloured everywhere
+
+
+def test_unknown_layer_and_class_are_named(classifier: Classifier) -> None:
+    with pytest.raises(ValueError, match="no layer named 'block9_conv1'"):
+        GradCam(classifier.model, "block9_conv1")
+    assert class_index(classifier.classes, "SAD") == classifier.classes.index("sad")
+    assert class_index(classifier.classes, None) is None
+    with pytest.raises(ValueError, match="unknown class 'bored': the model's classes are angry, happy, sad"):
+        class_index(classifier.classes, "bored")
+
+
+def test_output_paths_never_collide(tmp_path: Path) -> None:
+    files = [Path("a/face.jpg"), Path("b/face.png"), Path("c/face.jpg"), Path("other.gif")]
+    assert [p.name for p in output_paths(files, tmp_path)] == [
+        "face_gradcam.png",
+        "face_gradcam-2.png",
+        "face_gradcam-3.png",
+        "other_gradcam.png",
+    ]
