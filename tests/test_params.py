@@ -24,6 +24,8 @@ BAD = {
     "crossval.folds": (1, "crossval.folds = 1: must be 0 (off) or at least 2"),
     "train.class_weights": ("yes", "train.class_weights = 'yes': input should be a valid boolean"),
     "model.dense_units": (12.5, "model.dense_units = 12.5: input should be a valid integer"),
+    "faces.fallback": ("pad", "faces.fallback = 'pad': input should be 'whole' or 'skip'"),
+    "faces.margin": (-0.1, "faces.margin = -0.1: input should be greater than or equal to 0"),
 }
 
 
