@@ -1,5 +1,6 @@
 """Stage train: the report's head on the frozen VGG16 (from cached features, or online), then
-optional fine-tuning; saves one classifier that takes raw RGB and holds its class names."""
+optional fine-tuning; saves one classifier that takes raw RGB and holds its class names, and the face
+settings its images were cropped with."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from dvclive import Live
 
 from emotion_pipeline.data import one_hot
+from emotion_pipeline.faces import read_settings, settings_config
 from emotion_pipeline.feature_cache import load_features
 from emotion_pipeline.model import assemble, build_augmentation, build_head, build_vgg16
 from emotion_pipeline.params import stage_params, trains_online
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         base = build_vgg16(args.base, size)
         units, dropout = model_params["dense_units"], model_params["dropout"]
         head = build_head(base.output_shape[1:], classes, units, dropout)
-        model = assemble(base, head, classes, size, build_augmentation(params["augment"], seed))
+        augmentation = build_augmentation(params["augment"], seed)
+        faces = settings_config(read_settings(split))
+        model = assemble(base, head, classes, size, augmentation, faces)
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
         trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
         compile_model(trained, model_params["learning_rate"], train["label_smoothing"])

@@ -45,6 +45,23 @@ class ClassNames(keras.layers.Layer):
         return {**super().get_config(), "classes": self.classes}
 
 
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class FaceFraming(keras.layers.Layer):
+    """Identity on the probabilities; it stores the face settings the model was trained with, so
+    every use of the model crops faces as training did, whatever params.yaml says now."""
+
+    def __init__(self, faces: dict[str, Any], **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.faces = dict(faces)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        return inputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "faces": self.faces}
+
+
 def build_vgg16(weights: str | Path | None, image_size: int | None = None) -> keras.Model:
     """VGG16's convolutional base; `weights` is None (random), or a weights file to load."""
     shape = (image_size, image_size, 3) if image_size else (None, None, 3)
@@ -97,12 +114,16 @@ def assemble(
     classes: list[str],
     image_size: int,
     augmentation: keras.Sequential | None = None,
+    faces: dict[str, Any] | None = None,
 ) -> keras.Model:
-    """The saved classifier: raw RGB in, probabilities out, class names inside."""
+    """The saved classifier: raw RGB in, probabilities out, class names inside, and the face
+    settings where it was trained on face crops (`faces.settings_config`)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     x = base(VGGPreprocess(name="vgg16_preprocess")(x))
     outputs = ClassNames(classes, name="class_names")(head(x))
+    if faces and faces["detect"]:
+        outputs = FaceFraming(faces, name="face_framing")(outputs)
     return keras.Model(inputs, outputs, name="emotion_classifier")
 
 
@@ -111,6 +132,12 @@ def trained_precision(model: keras.Model) -> str:
     the file records it, so a model pulled from a remote says what `precision: auto` became."""
     base = model.get_layer("vgg16")
     return next(layer.dtype_policy.name for layer in base.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def saved_faces(model: keras.Model) -> dict[str, Any]:
+    """The face settings a classifier was trained with; `{"detect": False}` (whole images) for one
+    trained without face detection."""
+    return next((layer.faces for layer in model.layers if isinstance(layer, FaceFraming)), {"detect": False})
 
 
 def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], int]:
