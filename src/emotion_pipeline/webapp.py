@@ -19,8 +19,9 @@ from flask import Flask, Request, Response, jsonify, render_template, request
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from emotion_pipeline.images import Busy, ImageError, load_image
-from emotion_pipeline.predict import Classifier, labelled
+from emotion_pipeline.faces import warm_up
+from emotion_pipeline.images import Busy, ImageError
+from emotion_pipeline.predict import Classifier
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
@@ -56,6 +57,8 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def create_app(model: str | Path | Classifier) -> Flask:
     """The Flask app; the model is loaded here, once per process, unless a `Classifier` is given."""
     classifier = model if isinstance(model, Classifier) else Classifier(model)
+    if classifier.faces is not None:
+        warm_up()  # the detector's first call is the slowest: not a user's request
     # Decoding runs in parallel across waitress threads; the model call itself is serialised.
     model_lock = threading.Lock()
 
@@ -78,7 +81,7 @@ def create_app(model: str | Path | Classifier) -> Flask:
         if upload is None:
             return _error(400, f"no file uploaded: send the image as multipart form field '{UPLOAD_FIELD}'")
         try:
-            image = load_image(upload.read(), classifier.image_size, time.monotonic() + DECODE_SECONDS)
+            framed = classifier.frame(upload.read(), time.monotonic() + DECODE_SECONDS)
         except Busy as error:
             # 429, not 503: the server is sound, this one costly request is refused for now, to retry.
             response, status = _error(429, str(error))
@@ -86,9 +89,9 @@ def create_app(model: str | Path | Classifier) -> Flask:
             return response, status
         except ImageError as error:
             return _error(400, str(error))
-        with model_lock:
-            probabilities = classifier.predict_arrays(image[None])[0]
-        return jsonify(labelled(classifier.classes, probabilities))
+        with model_lock:  # faces were found in parallel; the model call is serialised
+            probabilities = classifier.predict_arrays(framed.inputs)
+        return jsonify(classifier.as_json(classifier.answer("upload", framed, probabilities)))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

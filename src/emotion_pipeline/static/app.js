@@ -1,11 +1,13 @@
 "use strict";
 
-// Send the picked or dropped image to the API and show the answer: the label and one bar per class.
+// Send the picked or dropped image to the API and show the answer: the label and one bar per class,
+// and, from a model that looks for faces, a box with its label over each face in the preview.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
   const dropzone = document.getElementById("dropzone");
   const preview = document.getElementById("preview");
+  const boxes = document.getElementById("boxes");
   const dropText = document.getElementById("drop-text");
   const status = document.getElementById("status");
   const label = document.getElementById("label");
@@ -38,6 +40,43 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // Boxes come in the image's pixels; placed in % of the image, they fit the preview at any size.
+  async function drawFaces(faces) {
+    boxes.replaceChildren();
+    if (!faces || !faces.length) return;
+    const shown = preview.src;
+    try {
+      await preview.decode();
+    } catch {
+      return; // the browser cannot show this image: there is nothing to draw on
+    }
+    if (preview.src !== shown) return; // another image was picked meanwhile
+    const width = preview.naturalWidth;
+    const height = preview.naturalHeight;
+    for (const face of faces) {
+      const [x0, y0, x1, y1] = face.box;
+      const box = document.createElement("span");
+      box.className = "face-box";
+      box.classList.toggle("at-top", y0 / height < 0.1);
+      box.style.left = `${(100 * x0) / width}%`;
+      box.style.top = `${(100 * y0) / height}%`;
+      box.style.width = `${(100 * (x1 - x0)) / width}%`;
+      box.style.height = `${(100 * (y1 - y0)) / height}%`;
+      const tag = document.createElement("span");
+      tag.className = "face-label";
+      tag.textContent = face.label;
+      box.append(tag);
+      boxes.append(box);
+    }
+  }
+
+  function facesFound(answer) {
+    if (!answer.faces) return "";
+    const n = answer.faces.length;
+    if (n) return ` ${n} face${n === 1 ? "" : "s"} found.`;
+    return answer.label ? " No face found: the whole image was classified." : " No face found.";
+  }
+
   function showPreview(file) {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(file);
@@ -49,6 +88,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
   async function classify(file) {
     errorBox.hidden = true;
+    boxes.replaceChildren();
     label.textContent = "\u2026";
     status.textContent = `Classifying ${file.name}\u2026`;
     showPreview(file);
@@ -67,9 +107,10 @@ document.addEventListener("DOMContentLoaded", () => {
       showError(answer.error || `server answered ${response.status}`);
       return;
     }
-    status.textContent = `Result for ${file.name}:`;
-    showProbabilities(answer.probabilities);
-    label.textContent = answer.label;
+    status.textContent = `Result for ${file.name}:${facesFound(answer)}`;
+    showProbabilities(answer.probabilities || {});
+    label.textContent = answer.label || "no face found";
+    drawFaces(answer.faces);
   }
 
   input.addEventListener("change", () => {
