@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = Path("/tmp/webapp.png")  # for a person to look at; not compared
+FACES_SCREENSHOT = Path("/tmp/webapp-faces.png")
+NO_FACE_PHOTO = "Sad/man-with-head-down-300x300.jpg"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"
 )
 
 
-@pytest.fixture(scope="module")
-def base_url(classifier: Classifier) -> Iterator[str]:
+@contextmanager
+def serving(classifier: Classifier) -> Iterator[str]:
     """The app on a free loopback port, served by waitress in a background thread."""
     server = make_server(create_app(classifier), "127.0.0.1", 0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -37,6 +40,18 @@ def base_url(classifier: Classifier) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(classifier: Classifier) -> Iterator[str]:
+    with serving(classifier) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def face_url(face_classifier: Classifier) -> Iterator[str]:
+    with serving(face_classifier) as url:
+        yield url
 
 
 def test_upload_shows_the_apis_prediction(
@@ -72,5 +87,46 @@ def test_upload_shows_the_apis_prediction(
             )
             expect(page.locator("#error")).to_have_text(re.compile("not an image"))
             expect(page.locator("#label")).not_to_have_text(answer["label"])
+        finally:
+            browser.close()
+
+
+def test_each_face_gets_a_box_with_its_label_over_the_preview(face_url: str, photo) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    two = {"name": "two.jpg", "mimeType": "image/jpeg", "buffer": photo("Angry/images18.jpg").read_bytes()}
+    none = {"name": "bowed.jpg", "mimeType": "image/jpeg", "buffer": photo(NO_FACE_PHOTO).read_bytes()}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 900})
+            errors: list[str] = []  # script exceptions and console errors, e.g. CSP violations
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(face_url)
+            page.set_input_files("#file", files=[two])
+            boxes = page.locator(".face-box")
+            expect(boxes).to_have_count(2, timeout=30_000)
+            expect(page.locator("#status")).to_contain_text("2 faces found")
+            answer = page.request.post(f"{face_url}/api/predict", multipart={"file": two}).json()
+            assert page.locator(".face-label").all_text_contents() == [f["label"] for f in answer["faces"]]
+            shown = page.locator("#preview").bounding_box()
+            natural = page.locator("#preview").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            assert shown is not None
+            for box, face in zip(boxes.all(), answer["faces"], strict=True):
+                drawn = box.bounding_box()
+                assert drawn is not None
+                x0, y0, x1, y1 = face["box"]
+                scale = shown["width"] / natural[0]
+                assert drawn["x"] == pytest.approx(shown["x"] + x0 * scale, abs=1.5)
+                assert drawn["y"] == pytest.approx(shown["y"] + y0 * scale, abs=1.5)
+                assert drawn["width"] == pytest.approx((x1 - x0) * scale, abs=1.5)
+                assert drawn["height"] == pytest.approx((y1 - y0) * scale, abs=1.5)
+            page.screenshot(path=str(FACES_SCREENSHOT), full_page=True)
+
+            page.set_input_files("#file", files=[none])
+            expect(page.locator("#status")).to_contain_text("No face found", timeout=30_000)
+            expect(boxes).to_have_count(0)
+            assert errors == []
         finally:
             browser.close()
