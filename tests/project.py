@@ -6,11 +6,13 @@ in the copy and see the pipeline react, without touching the checkout under test
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -74,3 +76,12 @@ def params_with(changes: dict[str, Any], base: Path = ROOT / "params.yaml") -> d
 def write_params(path: Path, changes: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(params_with(changes), sort_keys=False))
     return path
+
+
+def load_stage(name: str) -> ModuleType:
+    """A stage script as a module, to call its `main` in-process."""
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

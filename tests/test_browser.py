@@ -7,11 +7,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.webapp import create_app, make_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,6 +46,25 @@ def serving(classifier: Classifier) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@contextmanager
+def browser_page(url: str) -> Iterator[tuple[Page, list[str]]]:
+    """A Chromium page open at `url`, and the script exceptions and console errors (CSP violations
+    included) it reports."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(url)
+            yield page, errors
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def base_url(classifier: Classifier) -> Iterator[str]:
     with serving(classifier) as url:
@@ -57,76 +80,58 @@ def face_url(face_classifier: Classifier) -> Iterator[str]:
 def test_upload_shows_the_apis_prediction(
     base_url: str, classifier: Classifier, make_image: Callable[..., bytes]
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     image = make_image("PNG", (224, 224), seed=3)
     upload = {"name": "face.png", "mimeType": "image/png", "buffer": image}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 900})
-            errors: list[str] = []  # script exceptions and console errors, e.g. CSP violations
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-            page.goto(base_url)
-            page.set_input_files("#file", files=[upload])
-            classes = "|".join(map(re.escape, classifier.classes))
-            expect(page.locator("#label")).to_have_text(re.compile(f"^({classes})$"), timeout=30_000)
-            expect(page.locator("#preview")).to_be_visible()
+    with browser_page(base_url) as (page, errors):
+        page.set_input_files("#file", files=[upload])
+        classes = "|".join(map(re.escape, classifier.classes))
+        expect(page.locator("#label")).to_have_text(re.compile(f"^({classes})$"), timeout=30_000)
+        expect(page.locator("#preview")).to_be_visible()
 
-            answer = page.request.post(f"{base_url}/api/predict", multipart={"file": upload}).json()
-            assert page.locator("#label").text_content() == answer["label"]  # shown capitalised by CSS
-            assert page.locator(".bar").count() == len(classifier.classes)
-            top = page.locator(".bar.top")
-            expect(top).to_have_attribute("data-class", answer["label"])
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            assert errors == []
+        answer = page.request.post(f"{base_url}/api/predict", multipart={"file": upload}).json()
+        assert page.locator("#label").text_content() == answer["label"]  # shown capitalised by CSS
+        assert page.locator(".bar").count() == len(classifier.classes)
+        top = page.locator(".bar.top")
+        expect(top).to_have_attribute("data-class", answer["label"])
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        assert errors == []
 
-            page.set_input_files(
-                "#file", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi"}]
-            )
-            expect(page.locator("#error")).to_have_text(re.compile("not an image"))
-            expect(page.locator("#label")).not_to_have_text(answer["label"])
-        finally:
-            browser.close()
+        page.set_input_files(
+            "#file", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi"}]
+        )
+        expect(page.locator("#error")).to_have_text(re.compile("not an image"))
+        expect(page.locator("#label")).not_to_have_text(answer["label"])
 
 
 def test_each_face_gets_a_box_with_its_label_over_the_preview(face_url: str, photo) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     two = {"name": "two.jpg", "mimeType": "image/jpeg", "buffer": photo("Angry/images18.jpg").read_bytes()}
     none = {"name": "bowed.jpg", "mimeType": "image/jpeg", "buffer": photo(NO_FACE_PHOTO).read_bytes()}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 900})
-            errors: list[str] = []  # script exceptions and console errors, e.g. CSP violations
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-            page.goto(face_url)
-            page.set_input_files("#file", files=[two])
-            boxes = page.locator(".face-box")
-            expect(boxes).to_have_count(2, timeout=30_000)
-            expect(page.locator("#status")).to_contain_text("2 faces found")
-            answer = page.request.post(f"{face_url}/api/predict", multipart={"file": two}).json()
-            assert page.locator(".face-label").all_text_contents() == [f["label"] for f in answer["faces"]]
-            shown = page.locator("#preview").bounding_box()
-            natural = page.locator("#preview").evaluate("img => [img.naturalWidth, img.naturalHeight]")
-            assert shown is not None
-            for box, face in zip(boxes.all(), answer["faces"], strict=True):
-                drawn = box.bounding_box()
-                assert drawn is not None
-                x0, y0, x1, y1 = face["box"]
-                scale = shown["width"] / natural[0]
-                assert drawn["x"] == pytest.approx(shown["x"] + x0 * scale, abs=1.5)
-                assert drawn["y"] == pytest.approx(shown["y"] + y0 * scale, abs=1.5)
-                assert drawn["width"] == pytest.approx((x1 - x0) * scale, abs=1.5)
-                assert drawn["height"] == pytest.approx((y1 - y0) * scale, abs=1.5)
-            page.screenshot(path=str(FACES_SCREENSHOT), full_page=True)
+    with browser_page(face_url) as (page, errors):
+        page.set_input_files("#file", files=[two])
+        boxes = page.locator(".face-box")
+        expect(boxes).to_have_count(2, timeout=30_000)
+        expect(page.locator("#status")).to_contain_text("2 faces found")
+        answer = page.request.post(f"{face_url}/api/predict", multipart={"file": two}).json()
+        assert page.locator(".face-label").all_text_contents() == [f["label"] for f in answer["faces"]]
+        shown = page.locator("#preview").bounding_box()
+        natural = page.locator("#preview").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert shown is not None
+        for box, face in zip(boxes.all(), answer["faces"], strict=True):
+            drawn = box.bounding_box()
+            assert drawn is not None
+            x0, y0, x1, y1 = face["box"]
+            scale = shown["width"] / natural[0]
+            assert drawn["x"] == pytest.approx(shown["x"] + x0 * scale, abs=1.5)
+            assert drawn["y"] == pytest.approx(shown["y"] + y0 * scale, abs=1.5)
+            assert drawn["width"] == pytest.approx((x1 - x0) * scale, abs=1.5)
+            assert drawn["height"] == pytest.approx((y1 - y0) * scale, abs=1.5)
+        page.screenshot(path=str(FACES_SCREENSHOT), full_page=True)
 
-            page.set_input_files("#file", files=[none])
-            expect(page.locator("#status")).to_contain_text("No face found", timeout=30_000)
-            expect(boxes).to_have_count(0)
-            assert errors == []
-        finally:
-            browser.close()
+        page.set_input_files("#file", files=[none])
+        expect(page.locator("#status")).to_contain_text("No face found", timeout=30_000)
+        expect(boxes).to_have_count(0)
+        assert errors == []

@@ -7,7 +7,6 @@ Real photos come from the web-emotions dataset beside the repository; without it
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -15,7 +14,6 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from corpus import encode
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
-from project import ROOT, write_params
+from project import ROOT, load_stage, write_params
 
 from emotion_pipeline.cli import main
 from emotion_pipeline.faces import MAX_FACES, FaceSettings, crop, crop_box, detect, frame
@@ -142,14 +140,6 @@ def test_photos_decode_at_full_size_and_huge_ones_within_the_byte_budget(photo) 
     width, height = measured["size"]
     assert 2_000 < width == height < 10_000 and measured["scale"] == pytest.approx(10_000 / width)
     assert measured["growth"] < MAX_DECODE_BYTES, f"{measured['growth'] / 2**20:.0f} MiB"
-
-
-def load_stage(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,13 @@ misaligned label would put it back at chance.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image
-from project import ROOT, copy_project, run, write_params
+from project import copy_project, load_stage, run, write_params
 
 CORNERS = {"top_left": (0, 0), "top_right": (0, 1), "bottom_left": (1, 0)}
 SIZE = 64
@@ -65,14 +63,6 @@ def test_the_pipeline_learns_a_task_with_a_known_answer(learned: Path) -> None:
     crossval = json.loads((learned / "metrics/crossval.json").read_text())
     assert metrics["n_images"] == 9 and metrics["accuracy"] >= 0.75  # chance: 0.33
     assert crossval["accuracy"]["mean"] >= 0.75, crossval  # 3 folds over all 90 images
-
-
-def load_stage(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def train(learned: Path, tmp_path: Path, changes: dict[str, object]) -> tuple[Path, list[float]]:

@@ -29,34 +29,37 @@ class VGGPreprocess(keras.layers.Layer):
         return bgr - keras.ops.convert_to_tensor(BGR_MEAN, dtype="float32")
 
 
-@keras.saving.register_keras_serializable(package="emotion_pipeline")
-class ClassNames(keras.layers.Layer):
-    """Identity on the probabilities; it exists to store the class names inside the model file."""
+class _Stored(keras.layers.Layer):
+    """Identity on the probabilities: a layer that exists to carry facts about the model in its file."""
 
-    def __init__(self, classes: list[str], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        self.classes = list(classes)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         return inputs
+
+
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class ClassNames(_Stored):
+    """Stores the class names inside the model file."""
+
+    def __init__(self, classes: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classes = list(classes)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "classes": self.classes}
 
 
 @keras.saving.register_keras_serializable(package="emotion_pipeline")
-class FaceFraming(keras.layers.Layer):
-    """Identity on the probabilities; it stores the face settings the model was trained with, so
-    every use of the model crops faces as training did, whatever params.yaml says now."""
+class FaceFraming(_Stored):
+    """Stores the face settings the model was trained with, so every use of the model crops faces as
+    training did, whatever params.yaml says now."""
 
     def __init__(self, faces: dict[str, Any], **kwargs: Any) -> None:
-        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.faces = dict(faces)
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        return inputs
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "faces": self.faces}
