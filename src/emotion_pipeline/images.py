@@ -37,10 +37,6 @@ MAX_DECODE_BYTES = 512 * 2**20
 # Decodes needing more than this (a 16-Mpx RGB image; JPEG photos decode small, in draft mode) take
 # turns, so only one image's MAX_DECODE_BYTES is ever in use; smaller ones run in parallel.
 LARGE_BYTES = 64 * 2**20
-# Bytes per output pixel that `to_rgb` may hold at once: for 16-bit, NumPy's temporaries; with alpha,
-# three RGBA copies; always the EXIF-rotated copy and the RGB one. Counted against MAX_DECODE_BYTES, it
-# matters only where the output is large: a photo decoded at full size to look for faces.
-RGB_COPY_BYTES = 24
 _LARGE_DECODE = threading.Lock()
 _OPEN_LOCK = threading.Lock()
 
@@ -216,10 +212,18 @@ def _full_size_bytes(image: Image.Image) -> int:
     return image.width * image.height * sum(map(_pixel_bytes, modes))
 
 
+def _rgb_bytes(image: Image.Image) -> int:
+    """Bytes per output pixel `to_rgb` may hold at once: the EXIF-rotated and RGB copies; for 16-bit,
+    NumPy's temporaries; with alpha, three RGBA copies. Only a photo decoded at full size (to look
+    for faces) makes this count."""
+    mode = _flat_mode(image) or image.mode
+    return 24 if mode.startswith("I") else 20 if mode in ("LA", "RGBA", "PA") else 8
+
+
 def _bytes_within_budget(image: Image.Image, output: tuple[int, int]) -> int:
     """The bytes decoding `image` to RGB at the `output` size needs, or an `ImageError` if they are
     over MAX_DECODE_BYTES."""
-    needed = _full_size_bytes(image) + output[0] * output[1] * RGB_COPY_BYTES
+    needed = _full_size_bytes(image) + output[0] * output[1] * _rgb_bytes(image)
     if needed > MAX_DECODE_BYTES:
         raise ImageError(
             f"image too large to decode: {image.width:,} x {image.height:,} {image.mode} pixels need "
@@ -232,7 +236,7 @@ def _largest_within_budget(image: Image.Image) -> tuple[int, int]:
     """Full size, aspect kept, unless converting that to RGB would break the byte budget: then the
     largest size that keeps to it (a 10,000 x 10,000 16-bit scan comes out about 3,700 pixels wide)."""
     left = max(0, MAX_DECODE_BYTES - _full_size_bytes(image))
-    scale = min(1.0, math.sqrt(left / RGB_COPY_BYTES / (image.width * image.height)))
+    scale = min(1.0, math.sqrt(left / _rgb_bytes(image) / (image.width * image.height)))
     return max(1, math.floor(image.width * scale)), max(1, math.floor(image.height * scale))
 
 
@@ -283,8 +287,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def _decode(
     source: Path | str | bytes, size: int | None, deadline: float | None
 ) -> tuple[Image.Image, float]:
-    """Decode into RGB at `size` x `size`, or with None at full size, aspect kept, as far as the byte
-    budget allows; also the original's pixels per decoded pixel (1.0 but for the very largest)."""
+    """RGB at `size` x `size`, or (None) at full size, aspect kept, as far as the byte budget allows;
+    and the original's pixels per decoded pixel."""
     data = _read(Path(source) if isinstance(source, str) else source)
     with _decoding():
         image = _open(data, deadline)
@@ -314,9 +318,7 @@ def load_image(source: Path | str | bytes, size: int, deadline: float | None = N
 
 @dataclass(frozen=True)
 class Photo:
-    """An image decoded with its aspect kept, for finding faces and cropping them."""
-
-    image: Image.Image  # RGB, EXIF rotation applied
+    image: Image.Image  # RGB, aspect kept, EXIF rotation applied
     scale: float  # the original's pixels per pixel of `image`: 1.0 unless the byte budget shrank it
 
 
