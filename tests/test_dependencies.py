@@ -90,7 +90,8 @@ def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline:
     original = params.read_text()
     try:
         write_params(params, {**SETTINGS, "faces.margin": 0.3, "faces.fallback": "skip"})
-        assert set(changed(pipeline)) == {"faces"}
+        status = changed(pipeline)  # the stages after `features` never ran here
+        assert "faces" in status and "split" not in status and "features" not in status
         output = run(pipeline, "dvc", "repro", "features")
         assert "Running stage 'faces'" in output
         for stage in ("split", "features"):
