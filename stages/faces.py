@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(params["faces"])
     split, out = Path(args.split_dir), Path(args.out_dir)
 
-    write_json(out / SETTINGS_FILE, settings_config(settings))
     if settings is None:
         for name in COPIED:
             write_atomic(out / name, (split / name).read_bytes())
         write_table(out / "faces.csv", table([], FACE_COLUMNS))
+        write_json(out / SETTINGS_FILE, settings_config(settings))
         print("faces: off (faces.detect: false): the split's lists, whole images")
         return 0
 
@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     classes = sorted({row["label"] for split_rows in rows.values() for row in split_rows})
     empty = [f"{label} in {name}" for name in SPLITS for label in classes if not counts[name].get(label)]
     if empty:
-        print(f"error: faces: no image with a face left for {', '.join(empty)} (try faces.fallback=whole)")
+        left = ", ".join(empty)
+        print(
+            f"error: faces: no image with a face left for {left} (try faces.fallback=whole)", file=sys.stderr
+        )
         return 1
 
     for name in SPLITS:
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     write_table(out / "faces.csv", table(found, FACE_COLUMNS))
     write_table(out / "skipped.csv", table(sorted(skipped), ("path", "reason")))
     write_json(out / "counts.json", counts)
+    write_json(out / SETTINGS_FILE, settings_config(settings))
     found_per_image = Counter(min(2, faces) for faces in {row[0]: row[2] for row in found}.values())
     print(
         f"faces: {found_per_image[0]} images without a face, {found_per_image[1]} with one, "

@@ -246,8 +246,8 @@ def test_skip_stops_when_a_class_loses_a_split(
         )
     (lonely / "skipped.csv").write_text("path,reason\n")
     assert run_faces(lonely, tmp_path / "out", {"faces.detect": True, "faces.fallback": "skip"}) == 1
-    assert "no image with a face left for sad in test" in capsys.readouterr().out
-    assert not (tmp_path / "out" / "test.csv").exists()
+    assert "no image with a face left for sad in test" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "test.csv").exists() and not (tmp_path / "out" / "settings.json").exists()
 
 
 def test_with_detection_off_the_stage_copies_the_split_without_tensorflow(
