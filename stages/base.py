@@ -1,4 +1,5 @@
-"""Stage base: the VGG16 convolutional base's weights, fetched or made once and cached by DVC."""
+"""Stage base: the VGG16 convolutional base's weights, fetched, copied from a trained classifier or
+made once, and cached by DVC."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from emotion_pipeline.model import build_vgg16
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.runtime import seed_everything
-from emotion_pipeline.weights import WeightsUnavailable, resolve_weights
+from emotion_pipeline.weights import WeightsUnavailable, load_base_weights, resolve_weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,12 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params(args.params)
 
     seed_everything(params["seed"])
+    base = build_vgg16(None, batch_norm=params["model"]["batch_norm"])
     try:
         source = resolve_weights(str(params["model"]["weights"]))
+        if source is not None:
+            load_base_weights(base, source)
     except WeightsUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    base = build_vgg16(source, batch_norm=params["model"]["batch_norm"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     base.save_weights(args.out)
     print(f"base: VGG16 weights from {source or 'random init'} → {args.out}")

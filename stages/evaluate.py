@@ -1,5 +1,6 @@
-"""Stage evaluate: the saved classifier on the test split, through the same loader as serving, and
-how well its confidence matches its accuracy, with and without its temperature."""
+"""Stage evaluate: the saved classifier on the test split, through the same loader as serving (a
+face model finds and crops the faces of the original test images itself, with its own settings),
+and how well its confidence matches its accuracy, with and without its temperature."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import sys
 import numpy as np
 
 from emotion_pipeline.calibration import apply_temperature, calibration_metrics
+from emotion_pipeline.faces import NO_FACE
 from emotion_pipeline.metrics import classification_metrics
 from emotion_pipeline.model import temperature_of
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.progress import Progress
-from emotion_pipeline.splitting import read_split
+from emotion_pipeline.splitting import read_sources, read_split
 from emotion_pipeline.tables import table, write_json, write_table
 
 
@@ -30,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
 
     classifier = Classifier(args.model)
     paths, labels = read_split(f"{args.split_dir}/test.csv")
-    result = classifier.predict_files(paths, params["batch_size"], Progress("evaluate: test", len(paths)))
-    if result.errors:
-        for path, reason in result.errors:
+    sources = read_sources(f"{args.split_dir}/test.csv")
+    result = classifier.predict_files(sources, params["batch_size"], Progress("evaluate: test", len(paths)))
+    # No face: impossible unless serving frames otherwise than the faces stage did, with the same settings.
+    errors = result.errors + [(image.path, NO_FACE) for image in result.images if image.probabilities is None]
+    if errors:
+        for path, reason in errors:
             print(f"error: {path}: {reason}", file=sys.stderr)
         return 1
     probabilities = np.stack(result.probabilities)

@@ -1,6 +1,6 @@
 """Stage report: draw the training curves, confusion matrix, test predictions (with the model's
-heatmaps), class distribution and reliability diagram, and write a one-page Markdown report that
-links them.
+heatmaps), class distribution and reliability diagram (and, with face detection, the faces found and
+their crops), and write a one-page Markdown report that links them.
 
 Optional inputs (validation logs, cross-validation, the model, dvc.lock, skipped.csv) may be absent:
 the report says so instead.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_pipeline.params import stage_params
-from emotion_pipeline.report import figures, grid, inputs, page, reliability
+from emotion_pipeline.report import faces, figures, grid, inputs, page, reliability
 from emotion_pipeline.tables import read_json
 
 FIGURES = {
@@ -26,6 +26,7 @@ FIGURES = {
     "Class distribution": "class_distribution.png",
     "Reliability diagram": "reliability_diagram.png",
 }
+FACE_FIGURES = {"Faces found": "faces_found.png", "Face crops": "face_crops.png"}
 
 
 def heatmaps(model_path: Path) -> Callable[[Path, str, int], np.ndarray] | None:
@@ -66,9 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     crossval = read_json(args.crossval) if Path(args.crossval).is_file() else None
     log = inputs.read_training_log(args.live_dir)
 
+    found = inputs.read_faces(Path(args.split_dir) / "faces.csv")
     out = Path(args.out_dir)
     paths = {caption: out / name for caption, name in FIGURES.items()}
-    written = [
+    written = []
+    if found is not None:  # face detection was on
+        paths.update({caption: out / name for caption, name in FACE_FIGURES.items()})
+        written += [
+            faces.plot_face_counts(found, paths["Faces found"]),
+            faces.plot_face_crops(inputs.read_split_lists(args.split_dir), paths["Face crops"], Path.cwd()),
+        ]
+    written += [
         figures.plot_training_curves(log, paths["Training curves"]),
         figures.plot_confusion_matrix(metrics, paths["Confusion matrix"]),
         grid.plot_test_predictions(
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             dvc_hash=inputs.data_hash(args.lock, params["data"]["dir"]),
             figures=paths,
             log=log,
+            faces=found,
         ),
     ]
     if "eval" not in log.get("loss", {}):

@@ -1,6 +1,6 @@
 """Stage train: the report's head on the frozen VGG16 (from cached features, or online), then
 optional fine-tuning and calibration; saves one classifier that takes raw RGB and holds its class
-names (and its temperature)."""
+names, its temperature, and the face settings its images were cropped with."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from emotion_pipeline.calibration import (
     negative_log_likelihood,
 )
 from emotion_pipeline.data import one_hot
+from emotion_pipeline.faces import read_settings, settings_config
 from emotion_pipeline.feature_cache import load_features
 from emotion_pipeline.model import assemble, build_head, build_vgg16, with_temperature
 from emotion_pipeline.params import stage_params, trains_online
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         units, dropout = model_params["dense_units"], model_params["dropout"]
         head = build_head(base.output_shape[1:], classes, units, dropout)
         augmentation = build_augmentation(params["augment"], seed)
-        model = assemble(base, head, classes, size, augmentation)
+        faces = settings_config(read_settings(split))
+        model = assemble(base, head, classes, size, augmentation, faces=faces)
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
         trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
         trainer.fit(trained, *data, params["epochs"], model_params["learning_rate"])
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             set_trainable_blocks(base, int(train["finetune_blocks"]))
             trainer.fit(model, *online_data, train["finetune_epochs"], train["finetune_learning_rate"])
         if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
-            model = assemble(base, head, classes, size, augmentation, tta=True)
+            model = assemble(base, head, classes, size, augmentation, tta=True, faces=faces)
     if train["calibrate"]:
         model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

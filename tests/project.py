@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUTS = ("dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/features")
+OUTPUTS = ("dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/faces", "data/features")
 GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
 
 

@@ -83,11 +83,28 @@ def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
     assert "features" not in changed(pipeline)
 
 
+def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline: Path) -> None:
+    """`faces.*` is read by the faces stage alone; off, it writes what the split wrote, so nothing
+    after it reruns, and nothing before it does either."""
+    params = pipeline / "params.yaml"
+    original = params.read_text()
+    try:
+        write_params(params, {**SETTINGS, "faces.margin": 0.3, "faces.fallback": "skip"})
+        status = changed(pipeline)  # the stages after `features` never ran here
+        assert "faces" in status and "split" not in status and "features" not in status
+        output = run(pipeline, "dvc", "repro", "features")
+        assert "Running stage 'faces'" in output
+        for stage in ("split", "features"):
+            assert f"Stage '{stage}' didn't change, skipping" in output
+    finally:
+        params.write_text(original)
+
+
 def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     image = pipeline / "data/sample/happy/happy_000.jpg"
     with Image.open(image) as opened:
         pixels = np.asarray(opened.convert("RGB"))
     Image.fromarray(255 - pixels).save(image, format="JPEG")  # same name, other pixels
-    run(pipeline, "dvc", "repro", "split")
+    run(pipeline, "dvc", "repro", "faces")  # the split, and the lists the later stages read
     status = changed(pipeline)
-    assert "features" in status and "data/split" in json.dumps(status["features"])
+    assert "features" in status and "data/faces" in json.dumps(status["features"])

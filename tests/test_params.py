@@ -33,6 +33,9 @@ BAD = {
     "augment.zoom": (1.0, "augment.zoom = 1.0: input should be less than 1"),
     "augment.erasing": (1.5, "augment.erasing = 1.5: input should be less than or equal to 1"),
     "evaluate.tta": ("on", "evaluate.tta = 'on': input should be a valid boolean"),
+    # Faces (issue 9).
+    "faces.fallback": ("pad", "faces.fallback = 'pad': input should be 'whole' or 'skip'"),
+    "faces.margin": (-0.1, "faces.margin = -0.1: input should be greater than or equal to 0"),
 }
 
 

@@ -163,3 +163,32 @@ def test_the_base_stage_saves_the_weights_file_it_is_given(tmp_path: Path) -> No
     assert load_stage("base").main(["--params", str(params), "--out", str(saved)]) == 0
     for layer in ("block1_conv1", "block5_conv3"):
         np.testing.assert_array_equal(base_kernel(saved, layer), base_kernel(given, layer))
+
+
+def test_the_base_stage_copies_a_trained_classifiers_vgg16(model_path: Path, tmp_path: Path) -> None:
+    """`model.weights` may name a classifier this pipeline trained (a FER2013 model at 48 px, say):
+    its VGG16 layers become the base, whatever the run's image size (this one was trained at 32)."""
+    from emotion_pipeline.model import load_classifier
+
+    params = write_params(tmp_path / "params.yaml", {"model.weights": str(model_path)})
+    saved = tmp_path / "base.weights.h5"
+    assert load_stage("base").main(["--params", str(params), "--out", str(saved)]) == 0
+    trained = load_classifier(model_path)[0].get_layer("vgg16")
+    for layer in ("block1_conv1", "block3_conv2", "block5_conv3"):
+        np.testing.assert_array_equal(base_kernel(saved, layer), trained.get_layer(layer).kernel.numpy())
+
+
+def test_a_classifier_with_other_layers_is_refused(model_path: Path, tmp_path: Path) -> None:
+    import keras
+
+    from emotion_pipeline.model import build_vgg16
+    from emotion_pipeline.weights import WeightsUnavailable, load_base_weights
+
+    full = build_vgg16(None)
+    short = keras.Model(full.input, full.get_layer("block4_pool").output)  # as a base of another layout
+    with pytest.raises(WeightsUnavailable, match=r"its VGG16 has the layers .*block5_conv3.*; the base has"):
+        load_base_weights(short, model_path)
+    other = tmp_path / "other.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(other)
+    with pytest.raises(WeightsUnavailable, match="not a classifier saved by this pipeline"):
+        load_base_weights(full, other)

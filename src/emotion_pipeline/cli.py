@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.predict import Classifier, ImageAnswer
 
 DEFAULT_MODEL = Path("models/model.keras")
 
@@ -62,29 +62,70 @@ def expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, problems
 
 
-def print_table(rows: list[dict[str, Any]], classes: list[str]) -> None:
-    header = ["path", "label", *classes]
-    cells = [
-        [row["path"], row["label"], *(f"{row['probabilities'][c]:.4f}" for c in classes)] for row in rows
+def rows_of(classifier: Classifier, answer: ImageAnswer) -> list[dict[str, Any]]:
+    """An image's output rows: one per face where the model looks for faces (`no face found` where
+    there is none), else one for the image."""
+    from emotion_pipeline.faces import NO_FACE
+    from emotion_pipeline.predict import labelled
+
+    image = {"label": None, "probabilities": None}
+    if answer.probabilities is not None:
+        image = labelled(classifier.classes, answer.probabilities)
+    if classifier.faces is None:
+        return [{"path": answer.path, **image}]
+    if not answer.faces:
+        return [{"path": answer.path, "face": None, "box": None, **image, "note": NO_FACE}]
+    return [
+        {
+            "path": answer.path,
+            "face": index,
+            "box": list(face.box),
+            **labelled(classifier.classes, face.probabilities),
+        }
+        for index, face in enumerate(answer.faces, 1)
     ]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    for line in [header, *cells]:
-        text = [line[0].ljust(widths[0]), line[1].ljust(widths[1])]
-        text += [cell.rjust(width) for cell, width in zip(line[2:], widths[2:], strict=True)]
+
+
+def cell(row: dict[str, Any], name: str, missing: str) -> str:
+    """One of a row's leading cells; a box as x0,y0,x1,y1, or the row's note where there is none."""
+    value = row[name]
+    if name == "box":
+        return ",".join(map(str, value)) if value else row["note"]
+    return missing if value is None else str(value)
+
+
+def cells(row: dict[str, Any], columns: list[str], classes: list[str], exact: bool) -> list[str]:
+    """A row as text: probabilities exact (CSV) or to 4 places (table); `-` (table) or nothing (CSV)
+    where there is no value."""
+    missing = "" if exact else "-"
+    probabilities = row["probabilities"] or {}
+    numbers = [probabilities.get(name) for name in classes]
+    return [cell(row, name, missing) for name in columns[: len(columns) - len(classes)]] + [
+        missing if p is None else str(p) if exact else f"{p:.4f}" for p in numbers
+    ]
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
+    lines = [columns, *(cells(row, columns, classes, exact=False) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    left = len(columns) - len(classes)
+    for line in lines:
+        text = [cell.ljust(width) for cell, width in zip(line[:left], widths, strict=False)]
+        text += [cell.rjust(width) for cell, width in zip(line[left:], widths[left:], strict=True)]
         print("  ".join(text).rstrip())
 
 
-def print_csv(rows: list[dict[str, Any]], classes: list[str]) -> None:
+def print_csv(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "label", *classes])
-    writer.writerows([row["path"], row["label"], *(row["probabilities"][c] for c in classes)] for row in rows)
+    writer.writerow(columns)
+    writer.writerows(cells(row, columns, classes, exact=True) for row in rows)
 
 
-def print_json(rows: list[dict[str, Any]], classes: list[str]) -> None:
+def print_json(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
     print(json.dumps(rows, indent=2))
 
 
-FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str]], None]] = {
+FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str], list[str]], None]] = {
     "table": print_table,
     "csv": print_csv,
     "json": print_json,
@@ -92,21 +133,19 @@ FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str]], None]] = {
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Predict every file; a bad file gets one stderr line and exit status 1, the rest still run."""
+    """Predict every file (each face, where the model looks for faces); a bad file gets one stderr
+    line and exit status 1, the rest still run."""
     files, problems = expand(args.paths)
     classifier = load(args.model)
-    from emotion_pipeline.predict import labelled
     from emotion_pipeline.progress import Progress
 
     progress = (
         Progress("predict:", len(files)) if sys.stderr.isatty() and len(files) > args.batch_size else None
     )
     result = classifier.predict_files(files, args.batch_size, progress)
-    rows = [
-        {"path": path, **labelled(classifier.classes, probabilities)}
-        for path, probabilities in zip(result.paths, result.probabilities, strict=True)
-    ]
-    FORMATS[args.format](rows, classifier.classes)
+    rows = [row for answer in result.images for row in rows_of(classifier, answer)]
+    faces = [] if classifier.faces is None else ["face", "box"]
+    FORMATS[args.format](rows, ["path", *faces, "label", *classifier.classes], classifier.classes)
     sys.stdout.flush()
     for path, reason in [*problems, *result.errors]:
         print(f"error: {path}: {reason}", file=sys.stderr)
@@ -114,7 +153,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Score the model on a folder of class folders and print the metrics as JSON."""
+    """Score the model on a folder of class folders and print the metrics as JSON. A face model
+    scores each image by its largest face; images without one are listed under `no_face` when it
+    skips them."""
     from emotion_pipeline.images import class_folders, find_images
 
     try:
@@ -139,12 +180,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         [c.path for c in candidates], args.batch_size, Progress(f"evaluate {args.dir}:", len(candidates))
     )
     if not result.paths:
-        raise CommandError(f"none of the {len(candidates)} files under {args.dir} could be read", status=1)
+        what = "had a face the model could use" if result.images else "could be read"
+        raise CommandError(f"none of the {len(candidates)} files under {args.dir} {what}", status=1)
     metrics = classification_metrics(
         [label_of[path] for path in result.paths], result.probabilities, classifier.classes
     )
     metrics["unreadable"] = [{"path": path, "reason": reason} for path, reason in result.errors]
     metrics["ignored"] = [{"path": str(path), "reason": reason} for path, reason in ignored]
+    if classifier.faces is not None:
+        metrics["no_face"] = [image.path for image in result.images if image.probabilities is None]
     print(json.dumps(metrics, indent=2))
     if result.errors:
         print(f'warning: {len(result.errors)} file(s) could not be read (see "unreadable")', file=sys.stderr)

@@ -31,6 +31,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from emotion_pipeline.images import load_image, to_rgb
+from emotion_pipeline.views import TestTimeViews, ViewMean
 
 LAST_CONV = "block5_conv3"  # VGG16's last convolution, inside the classifier's `vgg16` base
 OPACITY = 0.6  # of the colour where the heat is highest; where there is none the image shows as it is
@@ -60,12 +61,13 @@ class _Logits(keras.layers.Layer):
 
 
 def _chain(model: keras.Model) -> list[keras.layers.Layer]:
-    """The model's layers in order, nested models opened up, input layers left out."""
+    """The model's layers in order, nested models opened up, input layers left out, and the
+    test-time views left out too: the map explains the image as it is, not a mean over its views."""
     layers: list[keras.layers.Layer] = []
     for part in model.layers:
         if isinstance(part, keras.Model):
             layers += _chain(part)
-        elif not isinstance(part, keras.layers.InputLayer):
+        elif not isinstance(part, (keras.layers.InputLayer, TestTimeViews, ViewMean)):
             layers.append(part)
     return layers
 

@@ -8,6 +8,7 @@ parsed at all; every decode is held to a memory budget, and the web app's also t
 from __future__ import annotations
 
 import io
+import math
 import re
 import threading
 import time
@@ -211,15 +212,32 @@ def _full_size_bytes(image: Image.Image) -> int:
     return image.width * image.height * sum(map(_pixel_bytes, modes))
 
 
-def _bytes_within_budget(image: Image.Image) -> int:
-    """The image's full-size bytes, or an `ImageError` if they are over MAX_DECODE_BYTES."""
-    needed = _full_size_bytes(image)
+def _rgb_bytes(image: Image.Image) -> int:
+    """Bytes per output pixel `to_rgb` may hold at once: the EXIF-rotated and RGB copies; for 16-bit,
+    NumPy's temporaries; with alpha, three RGBA copies. Only a photo decoded at full size (to look
+    for faces) makes this count."""
+    mode = _flat_mode(image) or image.mode
+    return 24 if mode.startswith("I") else 20 if mode in ("LA", "RGBA", "PA") else 8
+
+
+def _bytes_within_budget(image: Image.Image, output: tuple[int, int]) -> int:
+    """The bytes decoding `image` to RGB at the `output` size needs, or an `ImageError` if they are
+    over MAX_DECODE_BYTES."""
+    needed = _full_size_bytes(image) + output[0] * output[1] * _rgb_bytes(image)
     if needed > MAX_DECODE_BYTES:
         raise ImageError(
             f"image too large to decode: {image.width:,} x {image.height:,} {image.mode} pixels need "
             f"{needed / 2**20:,.0f} MiB, over the {MAX_DECODE_BYTES // 2**20} MiB limit per image"
         )
     return needed
+
+
+def _largest_within_budget(image: Image.Image) -> tuple[int, int]:
+    """Full size, aspect kept, unless converting that to RGB would break the byte budget: then the
+    largest size that keeps to it (a 10,000 x 10,000 16-bit scan comes out about 3,700 pixels wide)."""
+    left = max(0, MAX_DECODE_BYTES - _full_size_bytes(image))
+    scale = min(1.0, math.sqrt(left / _rgb_bytes(image) / (image.width * image.height)))
+    return max(1, math.floor(image.width * scale)), max(1, math.floor(image.height * scale))
 
 
 @contextmanager
@@ -234,13 +252,15 @@ def _large_decode(wait: bool) -> Iterator[None]:
         _LARGE_DECODE.release()
 
 
-def _shrink(image: Image.Image, size: int) -> Image.Image:
-    """Resize to `size` x `size` first, in the decoded mode where Pillow resizes it smoothly (16-bit
+def _shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize to `size` first, in the decoded mode where Pillow resizes it smoothly (16-bit
     included), so every later conversion copies a small image, never the full one."""
     flat = _flat_mode(image)
     if flat:
         image = image.convert(flat)
-    return image.resize((size, size), Image.Resampling.BILINEAR)  # alpha: premultiplied by Pillow
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.BILINEAR)  # alpha: premultiplied by Pillow
 
 
 def _to_8_bit(image: Image.Image) -> Image.Image:
@@ -264,6 +284,26 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _decode(
+    source: Path | str | bytes, size: int | None, deadline: float | None
+) -> tuple[Image.Image, float]:
+    """RGB at `size` x `size`, or (None) at full size, aspect kept, as far as the byte budget allows;
+    and the original's pixels per decoded pixel."""
+    data = _read(Path(source) if isinstance(source, str) else source)
+    with _decoding():
+        image = _open(data, deadline)
+        image.seek(0)  # first frame of an animation
+        width = image.width
+        image.draft("RGB", (size, size) if size else image.size)
+        output = (size, size) if size else _largest_within_budget(image)
+        large = _bytes_within_budget(image, output) > LARGE_BYTES
+        # Closing frees the full-size pixels before the next large decode may start.
+        with _large_decode(wait=deadline is None) if large else nullcontext(), closing(image):
+            image.load()
+            _check(deadline)
+            return to_rgb(_shrink(image, output)), width / output[0]
+
+
 def load_image(source: Path | str | bytes, size: int, deadline: float | None = None) -> np.ndarray:
     """Decode a file or bytes into a `size`x`size`x3 uint8 RGB array, or raise `ImageError`.
 
@@ -273,15 +313,22 @@ def load_image(source: Path | str | bytes, size: int, deadline: float | None = N
     instant; the web app's), a large image arriving while another decodes, or a decode still running
     at the deadline, raises `Busy`. Resizing ignores the aspect ratio, as Keras' own image loaders do.
     """
-    data = _read(Path(source) if isinstance(source, str) else source)
-    with _decoding():
-        image = _open(data, deadline)
-        image.seek(0)  # first frame of an animation
-        image.draft("RGB", (size, size))
-        large = _bytes_within_budget(image) > LARGE_BYTES
-        # Closing frees the full-size pixels before the next large decode may start.
-        with _large_decode(wait=deadline is None) if large else nullcontext(), closing(image):
-            image.load()
-            _check(deadline)
-            small = _shrink(image, size)
-        return np.asarray(to_rgb(small), dtype=np.uint8)
+    return np.asarray(_decode(source, size, deadline)[0], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: Image.Image  # RGB, aspect kept, EXIF rotation applied
+    scale: float  # the original's pixels per pixel of `image`: 1.0 unless the byte budget shrank it
+
+
+def load_photo(source: Path | str | bytes, deadline: float | None = None) -> Photo:
+    """`load_image`'s decode (formats, byte budget, large-decode turns, deadline), at full size with
+    the aspect kept: only an image whose RGB copy would break the byte budget comes out smaller."""
+    return Photo(*_decode(source, None, deadline))
+
+
+def to_array(image: Image.Image, size: int) -> np.ndarray:
+    """An RGB image (a face crop) as a `size`x`size`x3 uint8 array, resized as `load_image` resizes:
+    a crop served from memory and the same crop read back from a PNG file give the same array."""
+    return np.asarray(to_rgb(_shrink(image, (size, size))), dtype=np.uint8)

@@ -32,17 +32,24 @@ class VGGPreprocess(keras.layers.Layer):
         return bgr - keras.ops.convert_to_tensor(BGR_MEAN, dtype="float32")
 
 
-@keras.saving.register_keras_serializable(package="emotion_pipeline")
-class ClassNames(keras.layers.Layer):
-    """Identity on the probabilities; it exists to store the class names inside the model file."""
+class _Stored(keras.layers.Layer):
+    """Identity on the probabilities: a layer that exists to carry facts about the model in its file."""
 
-    def __init__(self, classes: list[str], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        self.classes = list(classes)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         return inputs
+
+
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class ClassNames(_Stored):
+    """Stores the class names inside the model file."""
+
+    def __init__(self, classes: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classes = list(classes)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "classes": self.classes}
@@ -66,6 +73,19 @@ class Temperature(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class FaceFraming(_Stored):
+    """Stores the face settings the model was trained with, so every use of the model crops faces as
+    training did, whatever params.yaml says now."""
+
+    def __init__(self, faces: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.faces = dict(faces)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "faces": self.faces}
 
 
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -129,9 +149,11 @@ def assemble(
     image_size: int,
     augmentation: keras.Sequential | None = None,
     tta: bool = False,
+    faces: dict[str, Any] | None = None,
 ) -> keras.Model:
     """The saved classifier: raw RGB in, probabilities out, class names inside; with `tta`, the
-    probabilities are the mean over each image's test-time views (assemble it after training)."""
+    probabilities are the mean over each image's test-time views (assemble it after training); the
+    face settings inside where it was trained on face crops (`faces.settings_config`)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     views = TestTimeViews(name="tta_views") if tta else None
@@ -141,6 +163,8 @@ def assemble(
     if views is not None:
         x = ViewMean(views.count, name="tta_mean")(x)
     outputs = ClassNames(classes, name="class_names")(x)
+    if faces and faces["detect"]:
+        outputs = FaceFraming(faces, name="face_framing")(outputs)
     return keras.Model(inputs, outputs, name="emotion_classifier")
 
 
@@ -160,6 +184,12 @@ def trained_precision(model: keras.Model) -> str:
     the file records it, so a model pulled from a remote says what `precision: auto` became."""
     base = model.get_layer("vgg16")
     return next(layer.dtype_policy.name for layer in base.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def saved_faces(model: keras.Model) -> dict[str, Any]:
+    """The face settings a classifier was trained with; `{"detect": False}` (whole images) for one
+    trained without face detection."""
+    return next((layer.faces for layer in model.layers if isinstance(layer, FaceFraming)), {"detect": False})
 
 
 def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], int]:

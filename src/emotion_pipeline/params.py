@@ -40,6 +40,13 @@ class Data(_Section):
     val_fraction: Fraction
 
 
+class Faces(_Section):
+    detect: bool
+    min_confidence: Annotated[float, Field(gt=0, le=1)]
+    margin: Annotated[float, Field(ge=0, le=1)]
+    fallback: Literal["whole", "skip"]
+
+
 class Crossval(_Section):
     folds: Count  # 0 (off) or at least 2: see check_params
 
@@ -90,6 +97,7 @@ class Params(_Section):
     image_size: Annotated[int, Field(ge=32, le=1024)]  # VGG16 pools 5 times: 32 px is its minimum
     precision: Literal["float32", "mixed_bfloat16", "auto"]
     data: Data
+    faces: Faces
     crossval: Crossval
     augment: Augment
     model: Model

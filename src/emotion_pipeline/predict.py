@@ -1,4 +1,5 @@
-"""Batch prediction over files with per-file errors: shared by the evaluate stage and the CLI."""
+"""Batch prediction over files with per-file errors, framed as the model was trained (whole images or
+each face): shared by the evaluate stage, the CLI and the web app."""
 
 from __future__ import annotations
 
@@ -10,36 +11,91 @@ from typing import Any
 
 import numpy as np
 
-from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.model import load_classifier, trained_precision
+from emotion_pipeline.faces import Box, Framed, frame, settings_from
+from emotion_pipeline.images import ImageError
+from emotion_pipeline.model import load_classifier, saved_faces, trained_precision
 from emotion_pipeline.progress import Progress
+
+
+@dataclass(frozen=True)
+class FaceAnswer:
+    """One face: its box in the image's pixels and the model's probabilities for it."""
+
+    box: Box
+    probabilities: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImageAnswer:
+    """One image's answer: its largest face's (or the whole image's) probabilities, None where no face
+    was found and the model skips such images; and every face found, largest first."""
+
+    path: str
+    probabilities: np.ndarray | None
+    faces: list[FaceAnswer]
 
 
 @dataclass
 class Predictions:
-    """Probabilities for the files that loaded, and one reason for each file that did not."""
+    """An answer for each file that loaded, in order, and one reason for each file that did not."""
 
-    paths: list[str] = field(default_factory=list)
-    probabilities: list[np.ndarray] = field(default_factory=list)
+    images: list[ImageAnswer] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        """The files with an answer (all that loaded, but those without a face under `skip`)."""
+        return [image.path for image in self.images if image.probabilities is not None]
+
+    @property
+    def probabilities(self) -> list[np.ndarray]:
+        """Their answers, in the order of `paths`."""
+        return [image.probabilities for image in self.images if image.probabilities is not None]
 
 
 def labelled(classes: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> dict[str, Any]:
-    """One image's answer, the API's and the CLI's JSON alike: the top class and every probability."""
+    """One answer, the API's and the CLI's JSON alike: the top class and every probability."""
     by_class = dict(zip(classes, map(float, probabilities), strict=True))
     return {"label": max(by_class, key=by_class.__getitem__), "probabilities": by_class}
 
 
 class Classifier:
-    """A saved model loaded once, with its class names and input size."""
+    """A saved model loaded once, with its class names, input size and face settings."""
 
     def __init__(self, model_path: str | Path) -> None:
         self.model, self.classes, self.image_size = load_classifier(model_path)
         self.precision = trained_precision(self.model)
+        self.faces = settings_from(saved_faces(self.model))
 
-    def predict_arrays(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities for a batch of uint8 RGB images already at the model's size."""
-        return np.asarray(self.model.predict_on_batch(images.astype("float32")), dtype="float64")
+    def predict_arrays(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Probabilities for uint8 RGB images already at the model's size, `batch_size` per model call."""
+        chunks = [
+            self.model.predict_on_batch(chunk.astype("float32")) for chunk in _chunks(images, batch_size)
+        ]
+        if not chunks:
+            return np.zeros((0, len(self.classes)))
+        return np.concatenate([np.asarray(chunk, dtype="float64") for chunk in chunks])
+
+    def frame(self, source: Path | bytes, deadline: float | None = None) -> Framed:
+        """A file or upload framed as the model was trained: whole, or each face (see `faces.frame`)."""
+        return frame(source, self.image_size, self.faces, deadline)
+
+    def answer(self, path: str, framed: Framed, probabilities: np.ndarray) -> ImageAnswer:
+        """The answer for a framed image, from the probabilities of its rows."""
+        faces = [FaceAnswer(face.box, p) for face, p in zip(framed.faces, probabilities, strict=False)]
+        return ImageAnswer(path, probabilities[0] if len(probabilities) else None, faces)
+
+    def as_json(self, answer: ImageAnswer) -> dict[str, Any]:
+        """The API's answer: label and probabilities (None where no face was found under `skip`),
+        and with face detection `faces`: each face's box, label and probabilities."""
+        result: dict[str, Any] = {"label": None, "probabilities": None}
+        if answer.probabilities is not None:
+            result = labelled(self.classes, answer.probabilities)
+        if self.faces is not None:
+            result["faces"] = [
+                {"box": list(f.box), **labelled(self.classes, f.probabilities)} for f in answer.faces
+            ]
+        return result
 
     def predict_files(
         self,
@@ -47,26 +103,30 @@ class Classifier:
         batch_size: int = 32,
         progress: Progress | None = None,
     ) -> Predictions:
-        """Load in parallel and predict in batches; a bad file is recorded, never fatal."""
+        """Load (and find faces) in parallel and predict in batches; a bad file is recorded, never fatal."""
         result = Predictions()
         with ThreadPoolExecutor(max_workers=4) as pool:
             for batch in _chunks(paths, batch_size):
-                images = []
-                for path, loaded in zip(batch, pool.map(self._try_load, batch), strict=True):
-                    if isinstance(loaded, str):
-                        result.errors.append((str(path), loaded))
+                loaded = []
+                for path, framed in zip(batch, pool.map(self._try_frame, batch), strict=True):
+                    if isinstance(framed, str):
+                        result.errors.append((str(path), framed))
                     else:
-                        result.paths.append(str(path))
-                        images.append(loaded)
-                if images:
-                    result.probabilities.extend(self.predict_arrays(np.stack(images)))
+                        loaded.append((str(path), framed))
+                rows = [framed.inputs for _, framed in loaded]
+                probabilities = self.predict_arrays(np.concatenate(rows), batch_size) if rows else None
+                start = 0
+                for path, framed in loaded:
+                    end = start + len(framed.inputs)
+                    result.images.append(self.answer(path, framed, probabilities[start:end]))
+                    start = end
                 if progress:
                     progress.advance(len(batch))
         return result
 
-    def _try_load(self, path: str | Path) -> np.ndarray | str:
+    def _try_frame(self, path: str | Path) -> Framed | str:
         try:
-            return load_image(Path(path), self.image_size)
+            return self.frame(Path(path))
         except ImageError as error:
             return str(error)
 

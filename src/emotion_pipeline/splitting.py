@@ -74,6 +74,13 @@ def read_split(path: str | Path) -> tuple[list[str], list[str]]:
     return rows["path"].tolist(), rows["label"].tolist()
 
 
+def read_sources(path: str | Path) -> list[str]:
+    """The original image of each row of a split file: the faces stage's lists name it under `source`
+    (their paths are face crops); the split stage's paths are the originals."""
+    rows = read_table(path)
+    return rows["source" if "source" in rows else "path"].tolist()
+
+
 def class_counts(split: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, int]]:
     """Images per class per split, for the counts JSON and the distribution plot."""
     return {name: dict(sorted(Counter(label for _, label in rows).items())) for name, rows in split.items()}

@@ -20,8 +20,9 @@ from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
 from emotion_pipeline.explain import GradCam, class_index, heatmap_answer
-from emotion_pipeline.images import Busy, ImageError, load_image
-from emotion_pipeline.predict import Classifier, labelled
+from emotion_pipeline.faces import warm_up
+from emotion_pipeline.images import Busy, ImageError
+from emotion_pipeline.predict import Classifier
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
@@ -57,6 +58,8 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 def create_app(model: str | Path | Classifier) -> Flask:
     """The Flask app; the model is loaded here, once per process, unless a `Classifier` is given."""
     classifier = model if isinstance(model, Classifier) else Classifier(model)
+    if classifier.faces is not None:
+        warm_up()  # the detector's first call is the slowest: not a user's request
     # Decoding runs in parallel across waitress threads; the model call itself is serialised.
     model_lock = threading.Lock()
     gradcam = GradCam(classifier.model)
@@ -85,7 +88,7 @@ def create_app(model: str | Path | Classifier) -> Flask:
         except ValueError as error:
             return _error(400, str(error))
         try:
-            image = load_image(upload.read(), classifier.image_size, time.monotonic() + DECODE_SECONDS)
+            framed = classifier.frame(upload.read(), time.monotonic() + DECODE_SECONDS)
         except Busy as error:
             # 429, not 503: the server is sound, this one costly request is refused for now, to retry.
             response, status = _error(429, str(error))
@@ -93,14 +96,16 @@ def create_app(model: str | Path | Classifier) -> Flask:
             return response, status
         except ImageError as error:
             return _error(400, str(error))
-        with model_lock:
-            result = gradcam(image[None], target) if explain else None
-            probabilities = (
-                classifier.predict_arrays(image[None])[0] if result is None else result.probabilities[0]
-            )
-        answer = labelled(classifier.classes, probabilities)
-        if result is not None:
-            answer["explain"] = heatmap_answer(result, classifier.classes, classifier.image_size)
+        with model_lock:  # faces were found in parallel; the model calls are serialised
+            probabilities = classifier.predict_arrays(framed.inputs)
+            result = gradcam(framed.inputs[:1], target) if explain and len(framed.inputs) else None
+        answer = classifier.as_json(classifier.answer("upload", framed, probabilities))
+        if result is not None:  # the largest face's map over the square it saw, or the whole image's
+            square = list(framed.squares[0]) if framed.squares else None
+            answer["explain"] = {
+                **heatmap_answer(result, classifier.classes, classifier.image_size),
+                "box": square,
+            }
         return jsonify(answer)
 
     @app.errorhandler(HTTPException)

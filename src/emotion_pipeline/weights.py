@@ -1,10 +1,15 @@
 """Where the VGG16 base's starting weights come from: ImageNet (downloaded once, hash-checked), a
-weights file, or none (random), as the `model.weights` param says."""
+weights file, a classifier this pipeline trained (a `.keras` file: transfer from an emotion model), or
+none (random), as the `model.weights` param says."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 VGG16_NOTOP_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -44,5 +49,41 @@ def resolve_weights(weights: str) -> Path | None:
         return None
     path = Path(weights)
     if not path.is_file():
-        raise WeightsUnavailable(f"model.weights file not found: {path} (use imagenet, none or a path)")
+        raise WeightsUnavailable(
+            f"model.weights file not found: {path} (use imagenet, none, a weights file or a .keras model)"
+        )
     return path
+
+
+def _weighted(model: keras.Model) -> list[str]:
+    return [layer.name for layer in model.layers if layer.weights]
+
+
+def load_base_weights(base: keras.Model, source: Path) -> None:
+    """Load a weights file into the base, or copy in a trained classifier's VGG16 layer by layer.
+
+    Convolution weights do not depend on the input size, so a classifier trained on 48 px FER2013
+    faces seeds a base for any `image_size`. Layers are matched by name (block1_conv1, ...), and both
+    models must have the same weighted layers: a base with BatchNorm layers takes them only from a
+    classifier that has them too.
+    """
+    if source.suffix != ".keras":
+        base.load_weights(str(source))
+        return
+    from emotion_pipeline.model import load_classifier
+
+    try:
+        trained = load_classifier(source)[0].get_layer("vgg16")
+    except Exception as error:  # Keras raises assorted types for a foreign or damaged file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WeightsUnavailable(
+            f"model.weights {source}: not a classifier saved by this pipeline ({reason})"
+        ) from None
+    if _weighted(trained) != _weighted(base):
+        raise WeightsUnavailable(
+            f"model.weights {source}: its VGG16 has the layers {', '.join(_weighted(trained))}; "
+            f"the base has {', '.join(_weighted(base))}"
+        )
+    for layer in base.layers:
+        if layer.weights:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())

@@ -112,6 +112,21 @@ def read_skipped(path: str | Path) -> pd.DataFrame | None:
     return read_table(path) if Path(path).is_file() else None
 
 
+def read_faces(path: str | Path) -> pd.DataFrame | None:
+    """`faces.csv` (every image's faces), or None when it is absent or empty: detection was off."""
+    faces = read_table(path) if Path(path).is_file() else None
+    return None if faces is None or faces.empty else faces
+
+
+def read_split_lists(split_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of every split list in `split_dir` (train, val, test)."""
+    return [
+        row
+        for name in ("train", "val", "test")
+        for row in read_table(Path(split_dir) / f"{name}.csv").to_dict("records")
+    ]
+
+
 def _clean_path(path: str) -> str:
     return Path(str(path).strip()).as_posix().rstrip("/") or "."
 

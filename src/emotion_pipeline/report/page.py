@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from emotion_pipeline.calibration import BINS
+from emotion_pipeline.report.faces import face_counts
 from emotion_pipeline.report.inputs import TrainingLog, best_epoch, environment
 from emotion_pipeline.tables import write_atomic
 
@@ -139,6 +140,27 @@ def data_lines(
     return [*lines, "", *markdown(frame), ""]
 
 
+def faces_lines(faces: pd.DataFrame | None, params: Mapping[str, Any]) -> list[str]:
+    """What face detection found per class, and its settings; nothing where detection was off."""
+    if faces is None:
+        return []
+    settings = params["faces"]
+    counts = face_counts(faces)
+    counts["total"] = counts.sum(axis=1)
+    frame = counts.rename_axis("class").reset_index().astype(str)
+    totals = ["**total**", *(f"**{v}**" for v in counts.sum())]
+    frame = pd.concat([frame, pd.DataFrame([totals], columns=frame.columns)], ignore_index=True)
+    return [
+        "## Faces",
+        "",
+        f"MTCNN, confidence at least {settings['min_confidence']}; each image's largest face, cropped square "
+        f"with a margin of {settings['margin']}; images without a face: `{settings['fallback']}`.",
+        "",
+        *markdown(frame),
+        "",
+    ]
+
+
 def summary_lines(
     metrics: Mapping[str, Any], crossval: Mapping[str, Any] | None, log: TrainingLog
 ) -> list[str]:
@@ -204,6 +226,7 @@ def write_report(
     figures: Mapping[str, str | Path],
     log: TrainingLog,
     versions: Mapping[str, str] | None = None,
+    faces: pd.DataFrame | None = None,
 ) -> Path:
     """Write the report. `figures` maps a caption to a PNG path; links are relative to the report's
     folder, so it renders wherever the folder is copied (a DVC cache, a CI artifact, a pull request)."""
@@ -216,6 +239,7 @@ def write_report(
     for caption, figure in figures.items():
         lines += [f"![{caption}]({Path(os.path.relpath(Path(figure), path.parent)).as_posix()})", ""]
     lines += data_lines(params, counts, skipped, dvc_hash)
+    lines += faces_lines(faces, params)
     lines += [
         "## Parameters",
         "",

@@ -1,12 +1,14 @@
 "use strict";
 
 // Send the picked or dropped image to the API and show the answer: the label and one bar per class,
-// and, with the toggle on, the Grad-CAM heatmap laid over the preview.
+// a box with its label over each face in the preview (from a model that looks for faces), and, with
+// the toggle on, the Grad-CAM heatmap laid over what the model saw.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
   const dropzone = document.getElementById("dropzone");
   const preview = document.getElementById("preview");
+  const boxes = document.getElementById("boxes");
   const dropText = document.getElementById("drop-text");
   const status = document.getElementById("status");
   const label = document.getElementById("label");
@@ -20,10 +22,27 @@ document.addEventListener("DOMContentLoaded", () => {
   let sent = 0; // requests sent: only the latest one's answer is shown
   let explanation = null; // its heatmap, once the API has sent one
 
+  // The whole preview, or the face's square (in the image's pixels), in % of the image.
+  async function placeHeatmap(box) {
+    let place = [0, 0, 100, 100];
+    if (box) {
+      try {
+        await preview.decode(); // its natural size is known once decoded
+      } catch {
+        return;
+      }
+      const [x0, y0, x1, y1] = box;
+      const [width, height] = [preview.naturalWidth, preview.naturalHeight];
+      place = [(100 * x0) / width, (100 * y0) / height, (100 * (x1 - x0)) / width, (100 * (y1 - y0)) / height];
+    }
+    [heatmap.style.left, heatmap.style.top, heatmap.style.width, heatmap.style.height] = place.map((v) => `${v}%`);
+  }
+
   function showHeatmap() {
     const on = explainToggle.checked && explanation !== null;
     if (on) {
       heatmap.src = explanation.image;
+      placeHeatmap(explanation.box);
       explained.textContent = `Coloured where the image gave the evidence for \u201c${explanation.class}\u201d (red: the most).`;
     }
     heatmap.hidden = !on;
@@ -55,6 +74,43 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // Boxes come in the image's pixels; placed in % of the image, they fit the preview at any size.
+  async function drawFaces(faces) {
+    boxes.replaceChildren();
+    if (!faces || !faces.length) return;
+    const shown = preview.src;
+    try {
+      await preview.decode();
+    } catch {
+      return; // the browser cannot show this image: there is nothing to draw on
+    }
+    if (preview.src !== shown) return; // another image was picked meanwhile
+    const width = preview.naturalWidth;
+    const height = preview.naturalHeight;
+    for (const face of faces) {
+      const [x0, y0, x1, y1] = face.box;
+      const box = document.createElement("span");
+      box.className = "face-box";
+      box.classList.toggle("at-top", y0 / height < 0.1);
+      box.style.left = `${(100 * x0) / width}%`;
+      box.style.top = `${(100 * y0) / height}%`;
+      box.style.width = `${(100 * (x1 - x0)) / width}%`;
+      box.style.height = `${(100 * (y1 - y0)) / height}%`;
+      const tag = document.createElement("span");
+      tag.className = "face-label";
+      tag.textContent = face.label;
+      box.append(tag);
+      boxes.append(box);
+    }
+  }
+
+  function facesFound(answer) {
+    if (!answer.faces) return "";
+    const n = answer.faces.length;
+    if (n) return ` ${n} face${n === 1 ? "" : "s"} found.`;
+    return answer.label ? " No face found: the whole image was classified." : " No face found.";
+  }
+
   function showPreview(file) {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(file);
@@ -70,6 +126,7 @@ document.addEventListener("DOMContentLoaded", () => {
     explanation = null;
     showHeatmap();
     errorBox.hidden = true;
+    boxes.replaceChildren();
     label.textContent = "\u2026";
     status.textContent = `Classifying ${file.name}\u2026`;
     showPreview(file);
@@ -90,9 +147,10 @@ document.addEventListener("DOMContentLoaded", () => {
       showError(answer.error || `server answered ${response.status}`);
       return;
     }
-    status.textContent = `Result for ${file.name}:`;
-    showProbabilities(answer.probabilities);
-    label.textContent = answer.label;
+    status.textContent = `Result for ${file.name}:${facesFound(answer)}`;
+    showProbabilities(answer.probabilities || {});
+    label.textContent = answer.label || "no face found";
+    drawFaces(answer.faces);
     explanation = answer.explain || null;
     showHeatmap();
   }

@@ -1,0 +1,144 @@
+"""Benchmark: photos, not just faces. What MTCNN finds in a folder dataset, what it costs per image
+and per web request, and what training on face crops (and on a FER2013-trained base) is worth.
+
+    python bench/faces.py --data ../shared/datasets/web-emotions                       # (a), (b)
+    python bench/faces.py --data ../shared/datasets/web-emotions --fer-model fer.keras  # (a)-(d)
+
+Prints: images with 0 / 1 / several faces and the detection time per image (p50, p90); the added
+latency of one `/api/predict` with a 1-megapixel photo (p50 over 20 requests, in-process, a face
+model against a whole-image one); and k-fold accuracy and macro-F1 (mean ± std, `crossval.folds`)
+from `dvc exp run` in a throw-away project copy for (a) whole images, random base; (b) face crops,
+random base; (c) face crops on a FER2013-trained base, the report's head; (d) as (c), the last VGG16
+block fine-tuned (the folds score the head; fine-tuning shows in the single test split's figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from project_copy import copy_project, figures, timed
+
+from emotion_pipeline.faces import FaceSettings, detect, settings_config, warm_up
+from emotion_pipeline.images import ImageError, find_images, load_photo
+
+ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to 1200 x 830
+REQUESTS = 20
+CLASSES = ["angry", "happy", "sad"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def census(data: Path) -> None:
+    """Faces found per image (0 / 1 / several) and detection time (area-capped copy + MTCNN)."""
+    candidates, _ = find_images(data)
+    counts, seconds = [0, 0, 0], []
+    warm_up()
+    for candidate in candidates:
+        try:
+            image = load_photo(candidate.path).image
+        except ImageError:
+            continue
+        started = time.perf_counter()
+        found = detect(image)
+        seconds.append(time.perf_counter() - started)
+        counts[min(2, len(found))] += 1
+    print(
+        f"faces: {sum(counts)} images: {counts[0]} without a face, {counts[1]} with one, {counts[2]} with "
+        f"several; detection p50 {percentile(seconds, 50) * 1000:.0f} ms, "
+        f"p90 {percentile(seconds, 90) * 1000:.0f} ms per image"
+    )
+
+
+def api_latency(data: Path, image_size: int) -> None:
+    """p50 of `/api/predict` for a 1-megapixel photo, whole-image model against face model."""
+    from emotion_pipeline.model import assemble, build_head, build_vgg16
+    from emotion_pipeline.webapp import create_app
+
+    buffer = io.BytesIO()
+    with Image.open(data / ONE_MEGAPIXEL_PHOTO) as photo:
+        photo.convert("RGB").resize((1200, 830), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
+    upload = buffer.getvalue()
+    p50 = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, faces in (("whole", None), ("faces", settings_config(FaceSettings()))):
+            base = build_vgg16(None, image_size)
+            head = build_head(base.output_shape[1:], CLASSES, 128, 0.4)
+            assemble(base, head, CLASSES, image_size, faces=faces).save(Path(tmp) / f"{name}.keras")
+            client = create_app(Path(tmp) / f"{name}.keras").test_client()
+            times = []
+            for index in range(REQUESTS + 2):  # two warm-up requests
+                started = time.perf_counter()
+                response = client.post("/api/predict", data={"file": (io.BytesIO(upload), "photo.jpg")})
+                assert response.status_code == 200, response.get_json()
+                if index >= 2:
+                    times.append(time.perf_counter() - started)
+            p50[name] = statistics.median(times)
+    print(
+        f"api: 1200x830 JPEG, p50 over {REQUESTS} requests at {image_size} px: whole image "
+        f"{p50['whole'] * 1000:.0f} ms, with face detection {p50['faces'] * 1000:.0f} ms "
+        f"(+{(p50['faces'] - p50['whole']) * 1000:.0f} ms)"
+    )
+
+
+def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None) -> None:
+    """(a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the project."""
+    common = [
+        "-S",
+        f"data.dir={data.resolve()}",
+        "-S",
+        f"image_size={image_size}",
+        "-S",
+        f"crossval.folds={folds}",
+    ]
+    runs = {
+        "(a) whole images, random base": ["-S", "model.weights=none", "-S", "faces.detect=false"],
+        "(b) face crops, random base": ["-S", "model.weights=none", "-S", "faces.detect=true"],
+    }
+    if fer_model is None:
+        print("(c), (d): skipped: give --fer-model PATH, a FER2013 classifier trained by this pipeline")
+    else:
+        fer = ["-S", f"model.weights={fer_model.resolve()}", "-S", "faces.detect=true"]
+        runs["(c) face crops, FER2013 base, the report's head"] = fer
+        runs["(d) as (c), last block fine-tuned"] = [
+            *fer,
+            "-S",
+            "train.finetune_epochs=10",
+            "-S",
+            "train.finetune_blocks=1",
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp))
+        for name, extra in runs.items():
+            seconds, _, _ = timed(project, "dvc", "exp", "run", *common, *extra)
+            print(f"{name}: {seconds:.0f} s; {figures(project)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder dataset, e.g. web-emotions")
+    parser.add_argument(
+        "--fer-model", type=Path, help="a FER2013 classifier (.keras) trained by this pipeline"
+    )
+    parser.add_argument("--image-size", type=int, default=96)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--no-crossval", action="store_true", help="only the census and the API latency")
+    args = parser.parse_args()
+    census(args.data)
+    api_latency(args.data, args.image_size)
+    if not args.no_crossval:
+        crossval(args.data, args.image_size, args.folds, args.fer_model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Faces in photos: find every face and frame each one as the model sees it.
+
+One module for the faces stage, the CLI and the web app, so that training and serving crop alike.
+MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces on a copy of at most
+640 x 480 pixels' worth: by pixel count, not by longest side, so a 10,000 x 300 panorama keeps faces
+big enough to find, and a 20-Mpx photo costs what a small one does. Boxes come back in the original's
+pixels; each face becomes a square crop around it, shifted to lie inside the image, never padded
+(FER2013 has no black bars). Detection is deterministic, and one detector serves every thread.
+TensorFlow is imported only when the first face is looked for.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from emotion_pipeline.images import load_image, load_photo, to_array
+from emotion_pipeline.tables import read_json
+
+MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
+MARGIN = 0.1  # FER2013's framing: its faces fill the 48 px frame about as MTCNN's boxes are tall
+DETECT_PIXELS = 640 * 480  # the detection copy's size: detection time grows with the pixel count
+PNET_SIDE = 12  # MTCNN's smallest input: a smaller image holds no face it can find
+ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confidence values lower it
+CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
+MAX_FACES = 24  # faces classified per image, largest first: a crowd costs at most this many model calls
+NO_FACE = "no face found"  # the reason an image is skipped, and the CLI's row for it
+SETTINGS_FILE = "settings.json"  # beside the faces stage's split lists: the framing they were cut with
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels; x1 and y1 exclusive
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How a model's images are framed, from `faces.*` in params.yaml: saved inside the model, so
+    evaluation, the CLI and the web app crop as training did."""
+
+    min_confidence: float = MIN_CONFIDENCE
+    margin: float = MARGIN
+    fallback: Literal["whole", "skip"] = "whole"  # no face found: the whole image, or no answer
+
+
+def settings_from(config: Mapping[str, Any]) -> FaceSettings | None:
+    """The settings in a `faces` params section, a settings file or a model; None: whole images."""
+    if not config.get("detect"):
+        return None
+    return FaceSettings(float(config["min_confidence"]), float(config["margin"]), config["fallback"])
+
+
+def settings_config(settings: FaceSettings | None) -> dict[str, Any]:
+    """The JSON form. Off is `{"detect": false}` alone, so changing a margin while detection is off
+    changes nothing that later stages read."""
+    return {"detect": False} if settings is None else {"detect": True, **asdict(settings)}
+
+
+def read_settings(split_dir: str | Path) -> FaceSettings | None:
+    """The framing of a folder of split lists: the faces stage's settings file; none in the split
+    stage's own folder, whose lists are whole images."""
+    path = Path(split_dir) / SETTINGS_FILE
+    return settings_from(read_json(path)) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face found: its box in the image's pixels and MTCNN's confidence."""
+
+    box: Box
+    confidence: float
+
+
+_detector: Any = None
+_detector_lock = threading.Lock()
+
+
+def _mtcnn() -> Any:
+    """The one MTCNN of the process, built on first use. Building takes the lock; detecting does not:
+    `detect_faces` keeps its state in local variables, so threads share the detector safely."""
+    global _detector
+    if _detector is None:
+        with _detector_lock:
+            if _detector is None:
+                from mtcnn import MTCNN
+
+                _detector = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+    return _detector
+
+
+def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
+    """Faces in an RGB image, largest first (ties by position), boxes in the image's pixels.
+
+    MTCNN wants uint8 RGB: floats in 0-1 find nothing, silently. Its `min_face_size` is left alone
+    (above 20 it silently finds nothing at all); the detection copy's size sets the smallest face.
+    """
+    width, height = image.size
+    scale = min(1.0, math.sqrt(DETECT_PIXELS / (width * height)))
+    small = image.resize(
+        (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR
+    )
+    if min(small.size) < PNET_SIDE:
+        return []
+    found = _mtcnn().detect_faces(
+        np.asarray(small, dtype=np.uint8),
+        box_format="xyxy",
+        threshold_onet=min(ONET_THRESHOLD, min_confidence),
+    )
+    sx, sy = width / small.width, height / small.height
+    faces = []
+    for face in found:
+        x0, y0, x1, y1 = face["box"]  # inclusive corners, clamped to the detection copy
+        box = (
+            round(x0 * sx),
+            round(y0 * sy),
+            min(width, round((x1 + 1) * sx)),
+            min(height, round((y1 + 1) * sy)),
+        )
+        confidence = float(face["confidence"])  # NumPy's float64: not JSON
+        if confidence >= min_confidence and box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+            faces.append(Face(box, confidence))
+    return sorted(faces, key=lambda f: (-(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), f.box))
+
+
+def crop_box(box: Box, width: int, height: int, margin: float = MARGIN) -> Box:
+    """The square the model sees around a face: side max(w, h) x (1 + 2 x margin) on the face's
+    centre, shifted to lie inside the image; smaller only where the image is smaller than that."""
+    x0, y0, x1, y1 = box
+    side = max(1, round(min(max(x1 - x0, y1 - y0) * (1 + 2 * margin), width, height)))
+    left = min(max(round((x0 + x1 - side) / 2), 0), width - side)
+    top = min(max(round((y0 + y1 - side) / 2), 0), height - side)
+    return left, top, left + side, top + side
+
+
+def crop(image: Image.Image, box: Box, margin: float) -> Image.Image:
+    """A face's square crop, at most CROP_SIDE wide: what the faces stage saves and serving classifies."""
+    square = image.crop(crop_box(box, image.width, image.height, margin))
+    if square.width <= CROP_SIDE:
+        return square
+    return square.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
+
+
+def original_box(box: Box, scale: float) -> Box:
+    """A box in the original image's pixels, from the decoded photo's (the same unless it was shrunk)."""
+    return (round(box[0] * scale), round(box[1] * scale), round(box[2] * scale), round(box[3] * scale))
+
+
+@dataclass(frozen=True)
+class Framed:
+    """An image as the model sees it. `inputs` holds one row per face in `faces` (largest first, at
+    most MAX_FACES), or one row for the whole image (detection off, or no face under `whole`), or
+    none (no face under `skip`). The first row, if any, answers for the image."""
+
+    inputs: np.ndarray  # (n, size, size, 3) uint8
+    faces: list[Face]  # boxes in the original image's pixels
+    squares: list[Box] = field(default_factory=list)  # the square each face's row shows, same pixels
+
+
+def frame(
+    source: Path | str | bytes, size: int, settings: FaceSettings | None, deadline: float | None = None
+) -> Framed:
+    """Frame a file or upload for a model of input `size`, as the faces stage framed its training data:
+    the same crops, and the whole image through `load_image`, the split lists' way."""
+    if settings is None:
+        return Framed(load_image(source, size, deadline)[None], [])
+    photo = load_photo(source, deadline)
+    faces = detect(photo.image, settings.min_confidence)[:MAX_FACES]
+    if faces:
+        crops = [to_array(crop(photo.image, face.box, settings.margin), size) for face in faces]
+        found = [Face(original_box(face.box, photo.scale), face.confidence) for face in faces]
+        width, height = photo.image.size
+        squares = [
+            original_box(crop_box(face.box, width, height, settings.margin), photo.scale) for face in faces
+        ]
+        return Framed(np.stack(crops), found, squares)
+    if settings.fallback == "whole":
+        return Framed(load_image(source, size, deadline)[None], [])
+    return Framed(np.zeros((0, size, size, 3), dtype=np.uint8), [])
+
+
+def warm_up() -> None:
+    """Build the detector and run it once, so a server's first request does not pay for either."""
+    detect(Image.new("RGB", (640, 480), (128, 128, 128)))
