@@ -53,8 +53,9 @@ def test_heatmap_mass_lies_in_the_quadrant_that_decides_the_class(square_classif
     images, labels = squares(40, 2)
     result = GradCam(square_classifier.model, "last_conv")(images)
     assert (result.classes == labels).mean() >= 0.9  # the model learnt the task
-    maps = result.maps[labels == 1]  # 8x8 cells: the last conv runs at 1/8 of 64 px
-    share = maps[:, 4:, 4:].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+    maps = result.maps[labels == 1]  # 16x16 cells: the last conv runs at 1/4 of 64 px
+    half = maps.shape[1] // 2  # the bottom-right quadrant: a quarter of the cells
+    share = maps[:, half:, half:].sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
     assert share.mean() > 0.7 and share.min() > 0.5, share
     forced = GradCam(square_classifier.model, "last_conv")(images[labels == 1], class_index=1)
     np.testing.assert_allclose(forced.maps, maps, atol=1e-6)
@@ -69,6 +70,18 @@ def test_saved_vgg16_classifier_explains_block5_conv3(classifier: Classifier) ->
     np.testing.assert_allclose(result.probabilities, classifier.predict_arrays(images), rtol=1e-5)
     np.testing.assert_array_equal(result.classes, result.probabilities.argmax(axis=1))
     assert (GradCam(classifier.model)(images, class_index=2).classes == 2).all()
+
+
+def test_a_model_with_test_time_views_is_explained_on_the_image_itself(square_classifier: Classifier) -> None:
+    """With `evaluate.tta` the saved model averages views; its map is the plain image's, one per image."""
+    model = square_classifier.model
+    base, head = model.get_layer("vgg16"), model.get_layer("head")
+    averaged = assemble(base, head, SQUARE, SIZE, tta=True)
+    images, _ = squares(6, 3)
+    plain = GradCam(model, "last_conv")(images)
+    with_views = GradCam(averaged, "last_conv")(images)
+    assert with_views.maps.shape == plain.maps.shape == (6, 16, 16)
+    np.testing.assert_allclose(with_views.maps, plain.maps, atol=1e-6)
 
 
 def test_overlay_has_the_images_size_and_leaves_it_alone_without_evidence(

@@ -188,6 +188,9 @@ def test_a_classifier_with_other_layers_is_refused(model_path: Path, tmp_path: P
     short = keras.Model(full.input, full.get_layer("block4_pool").output)  # as a base of another layout
     with pytest.raises(WeightsUnavailable, match=r"its VGG16 has the layers .*block5_conv3.*; the base has"):
         load_base_weights(short, model_path)
+    normalised = build_vgg16(None, batch_norm=True)  # model.batch_norm=true, a stock VGG16 classifier
+    with pytest.raises(WeightsUnavailable, match=r"has no BatchNormalization .*model.batch_norm=false"):
+        load_base_weights(normalised, model_path)
     other = tmp_path / "other.keras"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(other)
     with pytest.raises(WeightsUnavailable, match="not a classifier saved by this pipeline"):

@@ -55,6 +55,12 @@ def resolve_weights(weights: str) -> Path | None:
     return path
 
 
+def _has_batch_norm(model: keras.Model) -> bool:
+    from keras.layers import BatchNormalization
+
+    return any(isinstance(layer, BatchNormalization) for layer in model.layers)
+
+
 def _weighted(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if layer.weights]
 
@@ -79,6 +85,12 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
         raise WeightsUnavailable(
             f"model.weights {source}: not a classifier saved by this pipeline ({reason})"
         ) from None
+    normalised = _has_batch_norm(trained)
+    if normalised != _has_batch_norm(base):
+        raise WeightsUnavailable(
+            f"model.weights {source}: its VGG16 {'has' if normalised else 'has no'} BatchNormalization "
+            f"layers: set model.batch_norm={'true' if normalised else 'false'} to train on it"
+        )
     if _weighted(trained) != _weighted(base):
         raise WeightsUnavailable(
             f"model.weights {source}: its VGG16 has the layers {', '.join(_weighted(trained))}; "
