@@ -1,6 +1,7 @@
 """Stage evaluate: the saved classifier on the test split, through the same loader as serving (a
 face model finds and crops the faces of the original test images itself, with its own settings),
-and how well its confidence matches its accuracy, with and without its temperature."""
+how well its confidence matches its accuracy, with and without its temperature, and each test
+image's Grad-CAM heatmap for the report, from the same pass."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import sys
 import numpy as np
 
 from emotion_pipeline.calibration import apply_temperature, calibration_metrics
+from emotion_pipeline.explain import GradCam
 from emotion_pipeline.faces import NO_FACE
 from emotion_pipeline.metrics import classification_metrics
 from emotion_pipeline.model import temperature_of
+from emotion_pipeline.overlays import save_heatmaps
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.progress import Progress
@@ -27,13 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-dir", required=True)
     parser.add_argument("--metrics", required=True, help="metrics JSON to write")
     parser.add_argument("--predictions", required=True, help="CSV of actual, predicted, confidences to write")
+    parser.add_argument("--heatmaps", required=True, help="each test image's Grad-CAM map (.npz) to write")
     args = parser.parse_args(argv)
     params = stage_params(args.params)
 
     classifier = Classifier(args.model)
     paths, labels = read_split(f"{args.split_dir}/test.csv")
     sources = read_sources(f"{args.split_dir}/test.csv")
-    result = classifier.predict_files(sources, params["batch_size"], Progress("evaluate: test", len(paths)))
+    gradcam = GradCam(classifier.model)  # the report's heatmaps, from the pixels predicted on
+    progress = Progress("evaluate: test", len(paths))
+    result = classifier.predict_files(
+        sources, params["batch_size"], progress, lambda rows: gradcam(rows).maps
+    )
     # No face: impossible unless serving frames otherwise than the faces stage did, with the same settings.
     errors = result.errors + [(image.path, NO_FACE) for image in result.images if image.probabilities is None]
     if errors:
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         args.predictions,
         table(rows, ("path", "actual", "predicted", "confidence", "confidence_uncalibrated")),
     )
+    save_heatmaps(args.heatmaps, paths, result.heatmaps)
     print(
         f"evaluate: accuracy {metrics['accuracy']:.3f}, "
         f"macro-F1 {metrics['macro_f1']:.3f}, ECE {metrics['calibration']['ece']['after']:.3f} "

@@ -2,7 +2,7 @@
 heatmaps), class distribution and reliability diagram (and, with face detection, the faces found and
 their crops), and write a one-page Markdown report that links them.
 
-Optional inputs (validation logs, cross-validation, the model, dvc.lock, skipped.csv) may be absent:
+Optional inputs (validation logs, cross-validation, heatmaps, dvc.lock, skipped.csv) may be absent:
 the report says so instead.
 """
 
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
+from emotion_pipeline.overlays import load_heatmaps
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.report import faces, figures, grid, inputs, page, reliability
 from emotion_pipeline.tables import read_json
@@ -29,20 +27,6 @@ FIGURES = {
 FACE_FIGURES = {"Faces found": "faces_found.png", "Face crops": "face_crops.png"}
 
 
-def heatmaps(model_path: Path) -> Callable[[Path, str, int], np.ndarray] | None:
-    """The grid's tiles with Grad-CAM for the predicted class; None (plain tiles) without a model.
-    TensorFlow is imported only then."""
-    if not model_path.is_file():
-        print(f"report: no model at {model_path}; test predictions drawn without heatmaps", file=sys.stderr)
-        return None
-    from emotion_pipeline.explain import GradCam
-    from emotion_pipeline.model import load_classifier
-
-    model, classes, _ = load_classifier(model_path)
-    gradcam = GradCam(model)
-    return lambda file, label, size: gradcam.explain_file(file, classes.index(label), size)[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
@@ -50,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", default="metrics/test.json")
     parser.add_argument("--crossval", default="metrics/crossval.json")
     parser.add_argument("--predictions", default="metrics/predictions.csv")
-    parser.add_argument("--model", default="models/model.keras")
+    parser.add_argument("--heatmaps", default="metrics/heatmaps.npz")
     parser.add_argument("--split-dir", default="data/split")
     parser.add_argument("--lock", default="dvc.lock")
     parser.add_argument("--out-dir", default="plots")
@@ -81,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.plot_training_curves(log, paths["Training curves"]),
         figures.plot_confusion_matrix(metrics, paths["Confusion matrix"]),
         grid.plot_test_predictions(
-            rows, paths["Test predictions"], root=Path.cwd(), explain=heatmaps(Path(args.model))
+            rows, paths["Test predictions"], root=Path.cwd(), heatmaps=load_heatmaps(args.heatmaps)
         ),
         figures.plot_class_distribution(counts, paths["Class distribution"]),
         reliability.plot_reliability(rows, metrics, paths["Reliability diagram"]),

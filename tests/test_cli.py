@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from corpus import EPS, encode, noise
 from PIL import Image
@@ -317,3 +318,22 @@ def test_explain_a_class_asked_for_or_an_unknown_one(
     status, out, err = run(capsys, *command, "bored")
     assert (status, out) == (2, "")
     assert err == ["error: unknown class 'bored': the model's classes are angry, happy, sad"]
+
+
+def test_explain_lays_a_face_models_heatmaps_over_each_face_only(
+    capsys: pytest.CaptureFixture[str], face_model_path: Path, photo: Callable[[str], Path], tmp_path: Path
+) -> None:
+    two = photo("Angry/images18.jpg")  # two faces
+    framed = Classifier(face_model_path).frame(two)
+    status, out, _ = run(capsys, "explain", two, "--out", tmp_path, "--model", face_model_path)
+    assert status == 0 and len(framed.faces) == 2
+    assert [line.split(" -> ")[0] for line in out.splitlines()] == [
+        f"{two} face {n} {list(face.box)}" for n, face in enumerate(framed.faces, 1)
+    ]
+    with Image.open(two) as original, Image.open(tmp_path / "images18_gradcam.png") as overlaid:
+        assert overlaid.size == original.size
+        changed = np.abs(np.asarray(overlaid.convert("RGB"), int) - np.asarray(original.convert("RGB"), int))
+    outside = np.ones(changed.shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in framed.squares:  # what the model saw of each face
+        outside[y0:y1, x0:x1] = False
+    assert changed[outside].max() == 0 and changed[~outside].max() > 0

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emotion_pipeline.explain import GradCam, class_index, output_paths, overlay
+from emotion_pipeline.explain import GradCam, class_index
+from emotion_pipeline.images import load_image
 from emotion_pipeline.model import assemble, build_head
+from emotion_pipeline.overlays import display_image, output_paths, overlay
 from emotion_pipeline.predict import Classifier
 
 SIZE = 64
@@ -89,12 +91,15 @@ def test_overlay_has_the_images_size_and_leaves_it_alone_without_evidence(
 ) -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "wide.png")
-    picture, _ = GradCam(classifier.model).explain_file(tmp_path / "wide.png")
+    heatmap = GradCam(classifier.model)(load_image(tmp_path / "wide.png", 32)[None]).maps[0]
+    picture = overlay(display_image(tmp_path / "wide.png"), heatmap)
     assert picture.shape == (50, 70, 3) and picture.dtype == np.uint8
-    assert GradCam(classifier.model).explain_file(tmp_path / "wide.png", size=40)[0].shape == (40, 40, 3)
     np.testing.assert_array_equal(overlay(pixels, np.zeros((2, 2))), pixels)
     hot = overlay(pixels, np.ones((2, 2))).astype(int)
     assert np.abs(hot - pixels).mean() > 10  # coloured everywhere
+    square = overlay(pixels, np.ones((2, 2)), (10, 5, 40, 35)).astype(int)  # a face's square only
+    changed = np.abs(square - pixels).sum(axis=-1) > 0
+    assert changed[5:35, 10:40].mean() > 0.9 and not changed[:5].any() and not changed[:, 40:].any()
 
 
 def test_unknown_layer_and_class_are_named(classifier: Classifier) -> None:

@@ -16,6 +16,9 @@ from PIL import Image
 from processes import queue_workers, stopped_queue, wait_until
 from project import copy_project, run, tool_env
 
+from emotion_pipeline.overlays import load_heatmaps
+from emotion_pipeline.tables import read_table
+
 OFFLINE = [
     *("-S", "data.dir=data/sample", "-S", "model.weights=none"),
     *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),
@@ -72,6 +75,9 @@ def test_baseline_writes_metrics_and_plots(project: Path, experiments: dict[str,
             assert image.format == "PNG" and image.width > 300
     report = (project / "plots/report.md").read_text()
     assert "training_curves.png" in report and "TensorFlow" in report
+    tested = [row["path"] for row in read_table(project / "metrics/predictions.csv").to_dict("records")]
+    heatmaps = load_heatmaps(project / "metrics/heatmaps.npz")  # the grid's, from evaluate's pass
+    assert sorted(heatmaps) == sorted(tested) and {m.shape for m in heatmaps.values()} == {(2, 2)}
     calibration = metrics["calibration"]  # off in the baseline: the model answers as trained
     assert calibration["temperature"] == 1.0 and calibration["ece"]["before"] == calibration["ece"]["after"]
     assert "Not calibrated (`train.calibrate: false`)" in experiments["baseline_report"]

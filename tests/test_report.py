@@ -15,6 +15,7 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 from project import load_stage, write_params
 
+from emotion_pipeline.overlays import save_heatmaps
 from emotion_pipeline.report import grid, inputs, reliability
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,38 +250,46 @@ def test_data_hash_matches_the_split_dependency_on_the_data_folder(tmp_path: Pat
     assert inputs.data_hash(tmp_path / "absent.lock", "data/raw") == "unknown"
 
 
-def test_report_draws_heatmaps_when_the_model_is_there(
-    tmp_path: Path, run_stage: Callable[[Path], int], model_path: Path, capsys: pytest.CaptureFixture[str]
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
+def redness(image: np.ndarray) -> float:
+    """The share of pixels that are red, not yellow or grey: the hot end of the heatmap's colours."""
+    return float((image[..., 0] - image[..., 1:].max(axis=-1) > 50).mean())
+
+
+def test_report_draws_the_evaluate_stages_heatmaps_when_they_are_there(
+    tmp_path: Path, run_stage: Callable[[Path], int]
 ) -> None:
     _make_inputs(tmp_path)
     assert run_stage(tmp_path) == 0
-    assert "no model at models/model.keras" in capsys.readouterr().err
-    plain = (tmp_path / "plots" / "test_predictions.png").read_bytes()
-    (tmp_path / "models").mkdir()
-    shutil.copy(model_path, tmp_path / "models" / "model.keras")
+    grid_png = tmp_path / "plots" / "test_predictions.png"
+    plain = pixels(grid_png)
+    rows = inputs.read_predictions(tmp_path / "metrics" / "predictions.csv")
+    hot = [np.ones((2, 2)) for _ in rows]  # evidence everywhere: the tiles turn red
+    save_heatmaps(tmp_path / "metrics" / "heatmaps.npz", [row["path"] for row in rows], hot)
     assert run_stage(tmp_path) == 0
-    assert "no model" not in capsys.readouterr().err
-    assert (tmp_path / "plots" / "test_predictions.png").read_bytes() != plain
+    explained = pixels(grid_png)
+    red = [redness(image) for image in (plain, explained)]
+    assert red[1] > red[0] + 0.2, red
 
 
-def test_grid_tiles_show_what_explain_draws(tmp_path: Path) -> None:
+def test_grid_tiles_lay_each_images_heatmap_over_it(tmp_path: Path) -> None:
     _make_inputs(tmp_path)
     rows = inputs.read_predictions(tmp_path / "metrics" / "predictions.csv")
-    asked: list[tuple[str, str, int]] = []
-
-    def blue(file: Path, label: str, size: int) -> np.ndarray:
-        asked.append((file.name, label, size))
-        return np.full((size, size, 3), (0, 0, 255), dtype=np.uint8)
-
-    def blue_share(path: Path) -> float:
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB")).astype(int)
-        return float(((pixels[..., 2] > 200) & (pixels[..., :2].max(axis=-1) < 60)).mean())
-
-    plain = grid.plot_test_predictions(rows, tmp_path / "plain.png", root=tmp_path)
-    explained = grid.plot_test_predictions(rows, tmp_path / "blue.png", root=tmp_path, explain=blue)
-    assert blue_share(plain) < 0.01 < 0.2 < blue_share(explained)
-    assert ("angry_1.png", "sad", 160) in asked and len(asked) == len(rows)
+    drawn = {}
+    for name, maps in (
+        ("plain", None),
+        ("one", {rows[0]["path"]: np.ones((2, 2))}),
+        ("all", {row["path"]: np.ones((2, 2)) for row in rows}),
+    ):
+        drawn[name] = pixels(
+            grid.plot_test_predictions(rows, tmp_path / f"{name}.png", root=tmp_path, heatmaps=maps)
+        )
+    red = {name: redness(image) for name, image in drawn.items()}
+    assert red["plain"] < red["one"] < red["all"], red
 
 
 def test_reliability_without_confidences_is_a_placeholder(tmp_path: Path) -> None:

@@ -196,14 +196,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """Write one Grad-CAM overlay PNG per image, at the image's size; a bad file gets one stderr line
-    and exit status 1, the rest still run."""
+    """Write one Grad-CAM overlay PNG per image, at the image's size: one heatmap over the whole image,
+    or, from a face model, one over each face's square. A bad file gets one stderr line and exit
+    status 1, the rest still run."""
     files, problems = expand(args.paths)
     classifier = load(args.model)
     from PIL import Image
 
-    from emotion_pipeline.explain import GradCam, class_index, output_paths
+    from emotion_pipeline.explain import GradCam, class_index
+    from emotion_pipeline.faces import NO_FACE
     from emotion_pipeline.images import ImageError
+    from emotion_pipeline.overlays import display_image, output_paths, overlay
 
     try:
         index = class_index(classifier.classes, args.class_name)
@@ -211,19 +214,29 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except (ValueError, OSError) as error:
         raise CommandError(str(error)) from None
+    names = classifier.classes
     for file, target in zip(files, output_paths(files, args.out), strict=True):
         try:
-            picture, result = gradcam.explain_file(file, index)
+            framed = classifier.frame(file)
         except ImageError as error:
             problems.append((str(file), str(error)))
             continue
+        if not len(framed.inputs):
+            print(f"{file}: {NO_FACE}")
+            continue
+        result = gradcam(framed.inputs, index)
+        picture = display_image(file)
+        for number, heatmap in enumerate(result.maps):
+            picture = overlay(picture, heatmap, framed.squares[number] if framed.squares else None)
         Image.fromarray(picture).save(target, format="PNG")
-        explained = result.classes[0]
-        predicted = classifier.classes[int(result.probabilities[0].argmax())]
-        print(
-            f"{file} -> {target}: evidence for {classifier.classes[explained]} "
-            f"({result.probabilities[0][explained]:.1%}; predicted {predicted})"
-        )
+        for number, (explained, probabilities) in enumerate(
+            zip(result.classes, result.probabilities, strict=True)
+        ):
+            face = f" face {number + 1} {list(framed.faces[number].box)}" if framed.faces else ""
+            print(
+                f"{file}{face} -> {target}: evidence for {names[explained]} "
+                f"({probabilities[explained]:.1%}; predicted {names[int(probabilities.argmax())]})"
+            )
     sys.stdout.flush()
     for path, reason in problems:
         print(f"error: {path}: {reason}", file=sys.stderr)

@@ -18,24 +18,17 @@ calibration's temperature comes after, so the map is the same with or without it
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from matplotlib import colormaps
-from PIL import Image
 
-from emotion_pipeline.images import load_image, to_rgb
+from emotion_pipeline.overlays import data_url, heatmap_colours
 from emotion_pipeline.views import TestTimeViews, ViewMean
 
 LAST_CONV = "block5_conv3"  # VGG16's last convolution, inside the classifier's `vgg16` base
-OPACITY = 0.6  # of the colour where the heat is highest; where there is none the image shows as it is
-COLOURS = colormaps["jet"]  # blue (little) to red (most)
 
 
 @dataclass(frozen=True)
@@ -125,15 +118,6 @@ class GradCam:
         maps = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
         return Heatmaps(maps, probabilities.astype("float64"), chosen)
 
-    def explain_file(
-        self, path: str | Path, class_index: int | None = None, size: int | None = None
-    ) -> tuple[np.ndarray, Heatmaps]:
-        """One image file's overlay, at the file's own size (or `size`x`size`, as `load_image` gives
-        it), and the heatmap behind it; `ImageError` if the file is not a usable image."""
-        result = self(load_image(path, self.image_size)[None], class_index)
-        picture = display_image(path) if size is None else load_image(path, size)
-        return overlay(picture, result.maps[0]), result
-
 
 def class_index(classes: Sequence[str], name: str | None) -> int | None:
     """The index of class `name` (any case), None for None; `ValueError` naming the classes if unknown."""
@@ -145,45 +129,6 @@ def class_index(classes: Sequence[str], name: str | None) -> int | None:
     return lowered.index(name.lower())
 
 
-def display_image(path: str | Path) -> np.ndarray:
-    """An image file at its own size, upright, as RGB: the picture an overlay is drawn on (once
-    `load_image` has accepted the file)."""
-    with Image.open(path) as image:
-        return np.asarray(to_rgb(image))
-
-
-def heatmap_colours(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The map stretched over `width`x`height` (the model saw the whole image, squashed to a square)
-    as RGBA: the colour map's colour, opaque in proportion to the heat, at most OPACITY."""
-    heat = Image.fromarray(np.asarray(heatmap, dtype="float32")).resize(
-        (width, height), Image.Resampling.BILINEAR
-    )
-    heat = np.clip(np.asarray(heat), 0.0, 1.0)
-    rgba = COLOURS(heat)
-    rgba[..., 3] = OPACITY * heat
-    return np.round(rgba * 255).astype(np.uint8)
-
-
-def overlay(picture: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
-    """`picture` (a whole image or a crop of it, any size) with the heatmap blended over it, same size."""
-    colours = heatmap_colours(heatmap, picture.shape[1], picture.shape[0]).astype("float32") / 255
-    alpha = colours[..., 3:]
-    blended = picture.astype("float32") * (1 - alpha) + colours[..., :3] * 255 * alpha
-    return np.round(blended).astype(np.uint8)
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """An RGB or RGBA array as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def data_url(pixels: np.ndarray) -> str:
-    """An array as a `data:image/png;base64,...` URL, for a page to show without another request."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
-
-
 def heatmap_answer(result: Heatmaps, classes: Sequence[str], size: int) -> dict[str, str]:
     """The API's `explain`: the class explained, and its heatmap as a `size`-px square PNG data URL,
     transparent where there is no evidence, for a page to lay over its own view of the image."""
@@ -191,17 +136,3 @@ def heatmap_answer(result: Heatmaps, classes: Sequence[str], size: int) -> dict[
         "class": classes[int(result.classes[0])],
         "image": data_url(heatmap_colours(result.maps[0], size, size)),
     }
-
-
-def output_paths(files: Sequence[Path], out: Path) -> list[Path]:
-    """One overlay PNG path per input, `<stem>_gradcam.png` in `out`, numbered where stems repeat."""
-    taken: set[str] = set()
-    paths = []
-    for file in files:
-        name, number = f"{file.stem}_gradcam.png", 1
-        while name in taken:
-            number += 1
-            name = f"{file.stem}_gradcam-{number}.png"
-        taken.add(name)
-        paths.append(out / name)
-    return paths

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from emotion_pipeline.images import load_image, load_photo, to_array
+from emotion_pipeline.images import Box, load_image, load_photo, to_array
 from emotion_pipeline.tables import read_json
 
 MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
@@ -33,8 +33,6 @@ CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the
 MAX_FACES = 24  # faces classified per image, largest first: a crowd costs at most this many model calls
 NO_FACE = "no face found"  # the reason an image is skipped, and the CLI's row for it
 SETTINGS_FILE = "settings.json"  # beside the faces stage's split lists: the framing they were cut with
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels; x1 and y1 exclusive
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in an image's pixels; x1 and y1 exclusive
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 # The only formats Pillow may parse: those of IMAGE_SUFFIXES. Every other parser (TIFF, EPS and its
 # Ghostscript call, PSD...) is attack surface the project does not need. Pillow's JPEG opener also

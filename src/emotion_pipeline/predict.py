@@ -3,16 +3,16 @@ each face): shared by the evaluate stage, the CLI and the web app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emotion_pipeline.faces import Box, Framed, frame, settings_from
-from emotion_pipeline.images import ImageError
+from emotion_pipeline.faces import Framed, frame, settings_from
+from emotion_pipeline.images import Box, ImageError
 from emotion_pipeline.model import load_classifier, saved_faces, trained_precision
 from emotion_pipeline.progress import Progress
 
@@ -33,6 +33,7 @@ class ImageAnswer:
     path: str
     probabilities: np.ndarray | None
     faces: list[FaceAnswer]
+    heatmap: np.ndarray | None = None  # where the answering row's evidence lies, when asked for
 
 
 @dataclass
@@ -51,6 +52,11 @@ class Predictions:
     def probabilities(self) -> list[np.ndarray]:
         """Their answers, in the order of `paths`."""
         return [image.probabilities for image in self.images if image.probabilities is not None]
+
+    @property
+    def heatmaps(self) -> list[np.ndarray | None]:
+        """Their heatmaps (when asked for), in the order of `paths`."""
+        return [image.heatmap for image in self.images if image.probabilities is not None]
 
 
 def labelled(classes: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> dict[str, Any]:
@@ -102,8 +108,11 @@ class Classifier:
         paths: Sequence[str | Path],
         batch_size: int = 32,
         progress: Progress | None = None,
+        explain: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Predictions:
-        """Load (and find faces) in parallel and predict in batches; a bad file is recorded, never fatal."""
+        """Load (and find faces) in parallel and predict in batches; a bad file is recorded, never fatal.
+        With `explain` (rows to heatmaps: Grad-CAM), each answer also carries its answering row's map,
+        from the pixels already loaded."""
         result = Predictions()
         with ThreadPoolExecutor(max_workers=4) as pool:
             for batch in _chunks(paths, batch_size):
@@ -115,10 +124,15 @@ class Classifier:
                         loaded.append((str(path), framed))
                 rows = [framed.inputs for _, framed in loaded]
                 probabilities = self.predict_arrays(np.concatenate(rows), batch_size) if rows else None
+                answering = [framed.inputs[0] for _, framed in loaded if len(framed.inputs)]
+                maps = iter(explain(np.stack(answering)) if explain and answering else [])
                 start = 0
                 for path, framed in loaded:
                     end = start + len(framed.inputs)
-                    result.images.append(self.answer(path, framed, probabilities[start:end]))
+                    answer = self.answer(path, framed, probabilities[start:end])
+                    if len(framed.inputs):
+                        answer = replace(answer, heatmap=next(maps, None))
+                    result.images.append(answer)
                     start = end
                 if progress:
                     progress.advance(len(batch))

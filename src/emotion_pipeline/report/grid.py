@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emotion_pipeline.images import ImageError, load_image
+from emotion_pipeline.overlays import overlay
 from emotion_pipeline.report.figures import (
     BEST_COLOUR,
     CORRECT_COLOUR,
@@ -73,14 +74,14 @@ def plot_test_predictions(
     limit: int = GRID_LIMIT,
     image_size: int = 160,
     columns: int = 6,
-    explain: Callable[[Path, str, int], np.ndarray] | None = None,
+    heatmaps: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """A grid of test images titled with the true and predicted class, mistakes first, in red.
 
     Seeing the misclassified faces says more about a model's failure than any number does.
     Relative paths are resolved against `root` (the repository root, where the pipeline runs).
-    With `explain` (file, predicted class, size to picture), each tile shows its picture instead:
-    the image with the heatmap of the evidence for the predicted class over it.
+    With `heatmaps` (the evaluate stage's Grad-CAM maps by path), each tile shows the heatmap of the
+    evidence for the predicted class over its image.
     """
     items = select_predictions(rows, limit)
     n_wrong = sum(1 for row in rows if row["actual"] != row["predicted"])
@@ -91,7 +92,9 @@ def plot_test_predictions(
     for ax, item in zip(axes, items, strict=False):
         file = Path(item.path) if Path(item.path).is_absolute() else Path(root) / item.path
         try:
-            ax.imshow(explain(file, item.predicted, image_size) if explain else load_image(file, image_size))
+            picture = load_image(file, image_size)
+            heatmap = (heatmaps or {}).get(item.path)
+            ax.imshow(picture if heatmap is None else overlay(picture, heatmap))
         except ImageError as error:
             ax.imshow(np.full((image_size, image_size, 3), 235, dtype=np.uint8))
             message = textwrap.fill(f"cannot load: {error}", 24)
@@ -117,7 +120,7 @@ def plot_test_predictions(
         axes[0].axis("on")
     shown = f"showing {len(items)} of {len(rows)}" if len(items) < len(rows) else f"all {len(rows)}"
     heat = (
-        "\ncoloured where the image gave the evidence for the predicted class (Grad-CAM)" if explain else ""
+        "\ncoloured where the image gave the evidence for the predicted class (Grad-CAM)" if heatmaps else ""
     )
     figure.suptitle(
         f"Test predictions: {n_wrong} wrong of {len(rows)} ({shown}, mistakes first){heat}", fontsize=13
