@@ -26,7 +26,8 @@ from PIL import Image
 from project_copy import copy_project, figures, timed
 
 from emotion_pipeline.faces import FaceSettings, detect, settings_config, warm_up
-from emotion_pipeline.images import ImageError, find_images, load_photo
+from emotion_pipeline.folders import find_images
+from emotion_pipeline.images import ImageError, load_photo
 
 ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to 1200 x 830
 REQUESTS = 20

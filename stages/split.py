@@ -11,7 +11,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from emotion_pipeline.images import ImageError, class_folders, find_images, load_image
+from emotion_pipeline.folders import class_folders, find_images
+from emotion_pipeline.images import ImageError, load_image
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.progress import Progress
 from emotion_pipeline.splitting import (

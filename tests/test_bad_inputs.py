@@ -38,7 +38,8 @@ from project import load_stage, write_params
 
 import emotion_pipeline
 from emotion_pipeline import images
-from emotion_pipeline.images import ImageError, find_images, is_hidden, load_image
+from emotion_pipeline.folders import find_images, is_hidden
+from emotion_pipeline.images import ImageError, load_image
 from emotion_pipeline.splitting import MIN_PER_CLASS, SPLITS
 
 if TYPE_CHECKING:  # importing it loads TensorFlow: only the CLI and web tests pay for it

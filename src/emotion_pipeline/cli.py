@@ -8,15 +8,16 @@ failures (a missing model, a bad folder) end with one `error: ...` line and exit
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from emotion_pipeline.cli_output import FORMATS, rows_of
 
 if TYPE_CHECKING:
-    from emotion_pipeline.predict import Classifier, ImageAnswer
+    from emotion_pipeline.predict import Classifier
 
 DEFAULT_MODEL = Path("models/model.keras")
 
@@ -47,7 +48,7 @@ def load(model_path: Path) -> Classifier:
 
 def expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files to try: each file as given, each folder's non-hidden files recursively, sorted."""
-    from emotion_pipeline.images import is_hidden
+    from emotion_pipeline.folders import is_hidden
 
     files: list[Path] = []
     problems: list[tuple[str, str]] = []
@@ -60,76 +61,6 @@ def expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
             problems.append((str(path), "no files in folder"))
         files.extend(found)
     return files, problems
-
-
-def rows_of(classifier: Classifier, answer: ImageAnswer) -> list[dict[str, Any]]:
-    """An image's output rows: one per face where the model looks for faces (`no face found` where
-    there is none), else one for the image."""
-    from emotion_pipeline.faces import NO_FACE
-    from emotion_pipeline.predict import labelled
-
-    image = {"label": None, "probabilities": None}
-    if answer.probabilities is not None:
-        image = labelled(classifier.classes, answer.probabilities)
-    if classifier.faces is None:
-        return [{"path": answer.path, **image}]
-    if not answer.faces:
-        return [{"path": answer.path, "face": None, "box": None, **image, "note": NO_FACE}]
-    return [
-        {
-            "path": answer.path,
-            "face": index,
-            "box": list(face.box),
-            **labelled(classifier.classes, face.probabilities),
-        }
-        for index, face in enumerate(answer.faces, 1)
-    ]
-
-
-def cell(row: dict[str, Any], name: str, missing: str) -> str:
-    """One of a row's leading cells; a box as x0,y0,x1,y1, or the row's note where there is none."""
-    value = row[name]
-    if name == "box":
-        return ",".join(map(str, value)) if value else row["note"]
-    return missing if value is None else str(value)
-
-
-def cells(row: dict[str, Any], columns: list[str], classes: list[str], exact: bool) -> list[str]:
-    """A row as text: probabilities exact (CSV) or to 4 places (table); `-` (table) or nothing (CSV)
-    where there is no value."""
-    missing = "" if exact else "-"
-    probabilities = row["probabilities"] or {}
-    numbers = [probabilities.get(name) for name in classes]
-    return [cell(row, name, missing) for name in columns[: len(columns) - len(classes)]] + [
-        missing if p is None else str(p) if exact else f"{p:.4f}" for p in numbers
-    ]
-
-
-def print_table(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
-    lines = [columns, *(cells(row, columns, classes, exact=False) for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
-    left = len(columns) - len(classes)
-    for line in lines:
-        text = [cell.ljust(width) for cell, width in zip(line[:left], widths, strict=False)]
-        text += [cell.rjust(width) for cell, width in zip(line[left:], widths[left:], strict=True)]
-        print("  ".join(text).rstrip())
-
-
-def print_csv(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(cells(row, columns, classes, exact=True) for row in rows)
-
-
-def print_json(rows: list[dict[str, Any]], columns: list[str], classes: list[str]) -> None:
-    print(json.dumps(rows, indent=2))
-
-
-FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str], list[str]], None]] = {
-    "table": print_table,
-    "csv": print_csv,
-    "json": print_json,
-}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -156,7 +87,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score the model on a folder of class folders and print the metrics as JSON. A face model
     scores each image by its largest face; images without one are listed under `no_face` when it
     skips them."""
-    from emotion_pipeline.images import class_folders, find_images
+    from emotion_pipeline.folders import class_folders, find_images
 
     try:
         candidates, ignored = find_images(args.dir)
