@@ -113,6 +113,7 @@ def test_every_stage_stops_before_writing(
         "--model": tmp_path / "model.keras",
         "--metrics": out / "metrics.json",
         "--predictions": out / "predictions.csv",
+        "--heatmaps": out / "heatmaps.npz",
     }
     source = (ROOT / "stages" / f"{stage}.py").read_text()
     for flag, value in parser_args.items():

@@ -54,7 +54,15 @@ def pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     run_stage("features", params, split_dir=split, base=base, out_dir=features)
     run_stage("train", params, split_dir=split, features_dir=features, base=base, live_dir=live, out=model)
     metrics = out / "metrics.json"
-    run_stage("evaluate", params, model=model, split_dir=split, metrics=metrics, predictions=out / "p.csv")
+    run_stage(
+        "evaluate",
+        params,
+        model=model,
+        split_dir=split,
+        metrics=metrics,
+        predictions=out / "p.csv",
+        heatmaps=out / "h.npz",
+    )
     return {"recipe": request.param, "out": out, "model": model, "live": live, "split": split}
 
 
