@@ -90,24 +90,31 @@ def api_latency(data: Path, image_size: int) -> None:
     )
 
 
-def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None) -> None:
+def has_batch_norm(model: Path) -> bool:
+    """Whether a classifier's VGG16 has BatchNormalization layers: its base needs `model.batch_norm`."""
+    import keras
+
+    from emotion_pipeline.model import load_classifier
+
+    base = load_classifier(model)[0].get_layer("vgg16")
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in base.layers)
+
+
+def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fer_size: int) -> None:
     """(a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the project."""
-    common = [
-        "-S",
-        f"data.dir={data.resolve()}",
-        "-S",
-        f"image_size={image_size}",
-        "-S",
-        f"crossval.folds={folds}",
-    ]
+    common = ["-S", f"data.dir={data.resolve()}", "-S", f"crossval.folds={folds}"]
+    size = ["-S", f"image_size={image_size}"]
     runs = {
-        "(a) whole images, random base": ["-S", "model.weights=none", "-S", "faces.detect=false"],
-        "(b) face crops, random base": ["-S", "model.weights=none", "-S", "faces.detect=true"],
+        "(a) whole images, random base": [*size, "-S", "model.weights=none", "-S", "faces.detect=false"],
+        "(b) face crops, random base": [*size, "-S", "model.weights=none", "-S", "faces.detect=true"],
     }
     if fer_model is None:
         print("(c), (d): skipped: give --fer-model PATH, a FER2013 classifier trained by this pipeline")
     else:
-        fer = ["-S", f"model.weights={fer_model.resolve()}", "-S", "faces.detect=true"]
+        fer = [
+            *("-S", f"image_size={fer_size}", "-S", f"model.weights={fer_model.resolve()}"),
+            *("-S", f"model.batch_norm={str(has_batch_norm(fer_model)).lower()}", "-S", "faces.detect=true"),
+        ]
         runs["(c) face crops, FER2013 base, the report's head"] = fer
         runs["(d) as (c), last block fine-tuned"] = [
             *fer,
@@ -131,14 +138,15 @@ def main() -> None:
     parser.add_argument(
         "--fer-model", type=Path, help="a FER2013 classifier (.keras) trained by this pipeline"
     )
-    parser.add_argument("--image-size", type=int, default=96)
+    parser.add_argument("--image-size", type=int, default=96, help="(a), (b): the input size")
+    parser.add_argument("--fer-size", type=int, default=48, help="(c), (d): the FER2013 model's faces' size")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-crossval", action="store_true", help="only the census and the API latency")
     args = parser.parse_args()
     census(args.data)
     api_latency(args.data, args.image_size)
     if not args.no_crossval:
-        crossval(args.data, args.image_size, args.folds, args.fer_model)
+        crossval(args.data, args.image_size, args.folds, args.fer_model, args.fer_size)
 
 
 if __name__ == "__main__":
