@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 from dvclive import Live
 
 from emotion_pipeline.calibration import (
@@ -28,6 +27,10 @@ from emotion_pipeline.runtime import distribution_strategy, seed_everything, set
 from emotion_pipeline.splitting import read_split
 from emotion_pipeline.training import Trainer, class_weights, image_batches, set_trainable_blocks
 from emotion_pipeline.views import build_augmentation
+
+if TYPE_CHECKING:  # TensorFlow loads through the package, after it has set TensorFlow's log level
+    import keras
+    import tensorflow as tf
 
 
 def cached(features_dir: str, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:

@@ -24,8 +24,17 @@ from hypothesis import strategies as st
 from PIL import Image
 from project import ROOT, load_stage, write_params
 
+from emotion_pipeline import faces as faces_module
 from emotion_pipeline.cli import main
-from emotion_pipeline.faces import MAX_FACES, FaceSettings, crop, crop_box, detect, frame
+from emotion_pipeline.faces import (
+    DETECT_PIXELS,
+    MAX_FACES,
+    FaceSettings,
+    crop,
+    crop_box,
+    detect,
+    frame,
+)
 from emotion_pipeline.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.splitting import SPLIT_COLUMNS, content_hash
@@ -115,6 +124,33 @@ def test_a_10000_pixel_panorama_keeps_its_faces_and_a_crowd_is_capped(photo) -> 
     framed = frame(encode(panorama, "PNG"), 32, FaceSettings())
     assert len(framed.faces) == len(framed.inputs) == MAX_FACES
     assert framed.inputs.shape[1:] == (32, 32, 3)
+
+
+class LooksRecorder:
+    """A stand-in detector: records each detection copy's size, finds a face only on copies larger
+    than `finds_above` pixels (a face too small for the first look)."""
+
+    def __init__(self, finds_above: int) -> None:
+        self.finds_above, self.looks = finds_above, []
+
+    def detect_faces(self, array: np.ndarray, **_: object) -> list[dict[str, object]]:
+        self.looks.append(array.shape[:2])
+        big_enough = array.shape[0] * array.shape[1] > self.finds_above
+        return [{"box": [10, 10, 59, 59], "confidence": 0.99}] if big_enough else []
+
+
+def test_a_second_larger_look_only_where_the_first_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    small_faces = LooksRecorder(finds_above=DETECT_PIXELS)
+    monkeypatch.setattr(faces_module, "_detector", small_faces)
+    [face] = detect(Image.new("RGB", (4000, 3000)))
+    assert small_faces.looks == [(480, 640), (768, 1024)]  # both copies within their pixel budgets
+    assert face.box == (39, 39, 234, 234)  # the second copy's (10, 10)-(60, 60) x 4000 / 1024
+    small_faces.looks.clear()
+    assert detect(Image.new("RGB", (640, 480))) == []  # no larger copy to make: one look
+    assert small_faces.looks == [(480, 640)]
+    big_faces = LooksRecorder(finds_above=0)
+    monkeypatch.setattr(faces_module, "_detector", big_faces)
+    assert len(detect(Image.new("RGB", (4000, 3000)))) == 1 and big_faces.looks == [(480, 640)]
 
 
 def test_photos_decode_at_full_size_and_huge_ones_within_the_byte_budget(photo) -> None:

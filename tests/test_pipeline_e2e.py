@@ -6,6 +6,7 @@ A small image size keeps it to a few minutes on 2 cores; everything else is the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -89,6 +90,14 @@ def test_calibration_is_one_switch(project: Path, experiments: dict[str, str]) -
     assert calibration["temperature"] != 1.0
     assert set(calibration["ece"]) == set(calibration["brier"]) == {"before", "after"}
     assert "| calibrated |" in experiments["improved_report"]
+
+
+def test_runs_print_no_library_error_lines(experiments: dict[str, str]) -> None:
+    """TensorFlow's C++ log (`E0000 …` lines, such as the harmless `NodeDef mentions attribute …`
+    of every parallel tf.data map) stays quiet: each stage loads TensorFlow through the package."""
+    for name in ("baseline", "improved"):
+        logged = [line for line in experiments[name].splitlines() if re.match(r"[EF]\d{4} ", line)]
+        assert not logged, f"{name}: {logged[:3]}"
 
 
 def test_improved_reuses_the_feature_cache(experiments: dict[str, str]) -> None:

@@ -2,8 +2,9 @@
 
 One module for the faces stage, the CLI and the web app, so that training and serving crop alike.
 MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces on a copy of at most
-640 x 480 pixels' worth: by pixel count, not by longest side, so a 10,000 x 300 panorama keeps faces
-big enough to find, and a 20-Mpx photo costs what a small one does. Boxes come back in the original's
+640 x 480 pixels' worth, and again at 1024 x 768 where that finds none: by pixel count, not by longest
+side, so a 10,000 x 300 panorama keeps faces big enough to find, and a 20-Mpx photo costs what a small
+one does. Boxes come back in the original's
 pixels; each face becomes a square crop around it, shifted to lie inside the image, never padded
 (FER2013 has no black bars). Detection is deterministic, and one detector serves every thread.
 TensorFlow is imported only when the first face is looked for.
@@ -27,6 +28,7 @@ from emotion_pipeline.tables import read_json
 MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
 MARGIN = 0.1  # FER2013's framing: its faces fill the 48 px frame about as MTCNN's boxes are tall
 DETECT_PIXELS = 640 * 480  # the detection copy's size: detection time grows with the pixel count
+RETRY_PIXELS = 1024 * 768  # a second look where the first found nothing: smaller faces, 2x the time
 PNET_SIDE = 12  # MTCNN's smallest input: a smaller image holds no face it can find
 ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confidence values lower it
 CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
@@ -93,11 +95,23 @@ def _mtcnn() -> Any:
 def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
     """Faces in an RGB image, largest first (ties by position), boxes in the image's pixels.
 
+    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image, a second on a
+    copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look only.
+    """
+    faces = detect_at(image, DETECT_PIXELS, min_confidence)
+    if faces or image.width * image.height <= DETECT_PIXELS:
+        return faces
+    return detect_at(image, RETRY_PIXELS, min_confidence)
+
+
+def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Face]:
+    """Faces found on a copy of the image of at most `pixels` pixels, boxes in the image's pixels.
+
     MTCNN wants uint8 RGB: floats in 0-1 find nothing, silently. Its `min_face_size` is left alone
     (above 20 it silently finds nothing at all); the detection copy's size sets the smallest face.
     """
     width, height = image.size
-    scale = min(1.0, math.sqrt(DETECT_PIXELS / (width * height)))
+    scale = min(1.0, math.sqrt(pixels / (width * height)))
     small = image.resize(
         (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR
     )
