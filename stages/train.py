@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         head = build_head(base.output_shape[1:], classes, units, dropout)
         augmentation = build_augmentation(params["augment"], seed)
         faces = settings_config(read_settings(split))
-        model = assemble(base, head, classes, size, augmentation, faces=faces)
+        grey = model_params["grayscale"]
+        model = assemble(base, head, classes, size, augmentation, faces=faces, grayscale=grey)
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
         trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
         trainer.fit(trained, *data, params["epochs"], model_params["learning_rate"])
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             set_trainable_blocks(base, int(train["finetune_blocks"]))
             trainer.fit(model, *online_data, train["finetune_epochs"], train["finetune_learning_rate"])
         if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
-            model = assemble(base, head, classes, size, augmentation, tta=True, faces=faces)
+            model = assemble(base, head, classes, size, augmentation, tta=True, faces=faces, grayscale=grey)
     if train["calibrate"]:
         model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

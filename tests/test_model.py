@@ -71,6 +71,24 @@ def test_augmentation_is_active_in_training_only(saved_model) -> None:
     assert not np.array_equal(augmented, image)
 
 
+def test_a_grayscale_model_sees_a_colour_photo_as_its_grey_copy(tmp_path: Path) -> None:
+    """`model.grayscale`: the saved model turns colour into Pillow's grey ("L") in all three channels
+    before VGG16, so a base that learnt FER2013's grey faces gets what it learnt; off, colour counts."""
+    keras.utils.set_random_seed(0)
+    base = build_vgg16(None, 32)
+    head = build_head(base.output_shape[1:], CLASSES, 8, 0.0)
+    colour = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    grey = np.stack([np.asarray(Image.fromarray(image).convert("L").convert("RGB")) for image in colour])
+    path = tmp_path / "grey.keras"
+    assemble(base, head, CLASSES, 32, grayscale=True).save(path)
+    model = load_classifier(path)[0]
+    assert model.get_layer("vgg16_preprocess").grayscale is True
+    by_hand = head(base(grey[..., ::-1].astype("float32") - np.array(BGR_MEAN, dtype="float32"))).numpy()
+    np.testing.assert_allclose(model.predict(colour, verbose=0), by_hand, atol=2e-3)  # Pillow rounds to 0-255
+    in_colour = assemble(base, head, CLASSES, 32).predict(colour, verbose=0)
+    assert np.abs(in_colour - by_hand).max() > 1e-2
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="model file not found"):
         load_classifier(tmp_path / "nope.keras")

@@ -61,7 +61,7 @@ class Extractor:
         self.size, self.batch_size = params["image_size"], params["batch_size"]
         self.views = int(params["augment"]["views"])
         base = build_vgg16(base_weights, self.size, params["model"]["batch_norm"])
-        self.model = feature_extractor(base, self.size)
+        self.model = feature_extractor(base, self.size, params["model"]["grayscale"])
         self.augmentation = build_augmentation(params["augment"], params["seed"])
 
     def __str__(self) -> str:

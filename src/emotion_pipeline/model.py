@@ -17,19 +17,30 @@ import tensorflow as tf
 from emotion_pipeline.views import TestTimeViews, ViewMean
 
 BGR_MEAN = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras' "caffe" mode uses
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's "L" mode: how FER2013's grey faces were made
 
 
 @keras.saving.register_keras_serializable(package="emotion_pipeline")
 class VGGPreprocess(keras.layers.Layer):
-    """RGB 0-255 to VGG16's input (BGR, ImageNet mean subtracted), in float32 under any policy."""
+    """RGB 0-255 to VGG16's input (BGR, ImageNet mean subtracted), in float32 under any policy; with
+    `grayscale`, each pixel's grey first, in all three channels: a base that learnt grey faces
+    (FER2013) sees colour photos as it saw its training faces."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, grayscale: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
+        self.grayscale = grayscale
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        bgr = keras.ops.flip(keras.ops.cast(inputs, "float32"), axis=-1)
+        rgb = keras.ops.cast(inputs, "float32")
+        if self.grayscale:
+            grey = keras.ops.sum(rgb * keras.ops.convert_to_tensor(LUMA, dtype="float32"), axis=-1)
+            rgb = keras.ops.repeat(keras.ops.expand_dims(grey, -1), 3, axis=-1)
+        bgr = keras.ops.flip(rgb, axis=-1)
         return bgr - keras.ops.convert_to_tensor(BGR_MEAN, dtype="float32")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "grayscale": self.grayscale}
 
 
 class _Stored(keras.layers.Layer):
@@ -122,10 +133,10 @@ def build_vgg16(
     return base
 
 
-def feature_extractor(base: keras.Model, image_size: int) -> keras.Model:
+def feature_extractor(base: keras.Model, image_size: int, grayscale: bool = False) -> keras.Model:
     """Raw RGB images to the frozen base's feature maps: what the feature cache stores."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
-    return keras.Model(inputs, base(VGGPreprocess(name="vgg16_preprocess")(inputs)))
+    return keras.Model(inputs, base(VGGPreprocess(grayscale, name="vgg16_preprocess")(inputs)))
 
 
 def build_head(feature_shape: tuple[int, ...], classes: list[str], units: int, dropout: float) -> keras.Model:
@@ -150,16 +161,18 @@ def assemble(
     augmentation: keras.Sequential | None = None,
     tta: bool = False,
     faces: dict[str, Any] | None = None,
+    grayscale: bool = False,
 ) -> keras.Model:
     """The saved classifier: raw RGB in, probabilities out, class names inside; with `tta`, the
     probabilities are the mean over each image's test-time views (assemble it after training); the
-    face settings inside where it was trained on face crops (`faces.settings_config`)."""
+    face settings inside where it was trained on face crops (`faces.settings_config`); `grayscale`
+    as `VGGPreprocess` takes it."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     views = TestTimeViews(name="tta_views") if tta else None
     if views is not None:
         x = views(x)
-    x = head(base(VGGPreprocess(name="vgg16_preprocess")(x)))
+    x = head(base(VGGPreprocess(grayscale, name="vgg16_preprocess")(x)))
     if views is not None:
         x = ViewMean(views.count, name="tta_mean")(x)
     outputs = ClassNames(classes, name="class_names")(x)

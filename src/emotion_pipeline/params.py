@@ -65,6 +65,7 @@ class Augment(_Section):
 class Model(_Section):
     weights: Annotated[str, Field(min_length=1)]
     batch_norm: bool
+    grayscale: bool
     dense_units: Positive
     dropout: Probability
     learning_rate: Rate
