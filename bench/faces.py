@@ -111,10 +111,10 @@ def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fe
     if fer_model is None:
         print("(c), (d): skipped: give --fer-model PATH, a FER2013 classifier trained by this pipeline")
     else:
-        fer = [  # FER2013's faces are grey: the base sees each crop's grey copy, as it learnt them
+        fer = [  # the base learnt grey, upright faces: crops go in grey, and are never flipped upside down
             *("-S", f"image_size={fer_size}", "-S", f"model.weights={fer_model.resolve()}"),
             *("-S", f"model.batch_norm={str(has_batch_norm(fer_model)).lower()}", "-S", "faces.detect=true"),
-            *("-S", "model.grayscale=true"),
+            *("-S", "model.grayscale=true", "-S", "augment.vertical_flip=false"),
         ]
         runs["(c) face crops, FER2013 base, the report's head"] = fer
         runs["(d) as (c), last block fine-tuned"] = [
