@@ -4,10 +4,9 @@ One module for the faces stage, the CLI and the web app, so that training and se
 MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces on a copy of at most
 640 x 480 pixels' worth, and again at 1024 x 768 where that finds none: by pixel count, not by longest
 side, so a 10,000 x 300 panorama keeps faces big enough to find, and a 20-Mpx photo costs what a small
-one does. Boxes come back in the original's
-pixels; each face becomes a square crop around it, shifted to lie inside the image, never padded
-(FER2013 has no black bars). Detection is deterministic, and one detector serves every thread.
-TensorFlow is imported only when the first face is looked for.
+one does. Boxes come back in the original's pixels; each face becomes a square crop around it, shifted
+to lie inside the image, never padded (FER2013 has no black bars). Detection is deterministic, and one
+detector serves every thread. TensorFlow is imported only when the first face is looked for.
 """
 
 from __future__ import annotations
