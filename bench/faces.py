@@ -90,14 +90,12 @@ def api_latency(data: Path, image_size: int) -> None:
     )
 
 
-def has_batch_norm(model: Path) -> bool:
-    """Whether a classifier's VGG16 has BatchNormalization layers: its base needs `model.batch_norm`."""
-    import keras
-
+def fer_base_has_batch_norm(model: Path) -> bool:
+    """Whether a FER2013 classifier's VGG16 has BatchNormalization: its base needs `model.batch_norm`."""
     from emotion_pipeline.model import load_classifier
+    from emotion_pipeline.weights import has_batch_norm
 
-    base = load_classifier(model)[0].get_layer("vgg16")
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in base.layers)
+    return has_batch_norm(load_classifier(model)[0].get_layer("vgg16"))
 
 
 def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fer_size: int) -> None:
@@ -113,8 +111,8 @@ def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fe
     else:
         fer = [  # the base learnt grey, upright faces: crops go in grey, and are never flipped upside down
             *("-S", f"image_size={fer_size}", "-S", f"model.weights={fer_model.resolve()}"),
-            *("-S", f"model.batch_norm={str(has_batch_norm(fer_model)).lower()}", "-S", "faces.detect=true"),
-            *("-S", "model.grayscale=true", "-S", "augment.vertical_flip=false"),
+            *("-S", f"model.batch_norm={str(fer_base_has_batch_norm(fer_model)).lower()}"),
+            *("-S", "faces.detect=true", "-S", "model.grayscale=true", "-S", "augment.vertical_flip=false"),
         ]
         runs["(c) face crops, FER2013 base, the report's head"] = fer
         runs["(d) as (c), last block fine-tuned"] = [

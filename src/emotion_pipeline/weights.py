@@ -55,7 +55,8 @@ def resolve_weights(weights: str) -> Path | None:
     return path
 
 
-def _has_batch_norm(model: keras.Model) -> bool:
+def has_batch_norm(model: keras.Model) -> bool:
+    """Whether a VGG16 base has BatchNormalization layers (`model.batch_norm`'s layout)."""
     from keras.layers import BatchNormalization
 
     return any(isinstance(layer, BatchNormalization) for layer in model.layers)
@@ -85,8 +86,8 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
         raise WeightsUnavailable(
             f"model.weights {source}: not a classifier saved by this pipeline ({reason})"
         ) from None
-    normalised = _has_batch_norm(trained)
-    if normalised != _has_batch_norm(base):
+    normalised = has_batch_norm(trained)
+    if normalised != has_batch_norm(base):
         raise WeightsUnavailable(
             f"model.weights {source}: its VGG16 {'has' if normalised else 'has no'} BatchNormalization "
             f"layers: set model.batch_norm={'true' if normalised else 'false'} to train on it"
