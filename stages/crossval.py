@@ -1,9 +1,10 @@
 """Stage crossval: stratified k-fold over every image, so the head recipe's accuracy and macro-F1
 come with a spread, not only the point estimate of one small test split.
 
-Each fold trains a fresh head on the cached views of its training images and scores the held-out
-images as they are. It scores the cached-head recipe (no fine-tuning, no early stopping). The
-report reads its JSON directly; `dvc metrics diff` shows it beside the test metrics.
+Each fold trains a fresh head on the cached views of its training images (one view per image each
+epoch, as the train stage does) and scores the held-out images as they are. It scores the
+cached-head recipe (no fine-tuning, no early stopping). The report reads its JSON directly;
+`dvc metrics diff` shows it beside the test metrics.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import numpy as np
 
-from emotion_pipeline.feature_cache import SplitFeatures, load_merged
+from emotion_pipeline.feature_cache import load_merged
 from emotion_pipeline.params import crossval_folds, stage_params
 from emotion_pipeline.splitting import SPLITS
 from emotion_pipeline.tables import write_json
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_pipeline.metrics import classification_metrics
     from emotion_pipeline.model import build_head
     from emotion_pipeline.runtime import seed_everything, set_precision
-    from emotion_pipeline.training import Trainer, class_weights
+    from emotion_pipeline.training import EpochViews, Trainer, class_weights
 
     set_precision(params["precision"])
     parts = [load_merged(args.features_dir, name) for name in SPLITS]
@@ -59,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for fold, (fit_on, held_out) in enumerate(splitter.split(plain, labels), 1):
         seed_everything(seed + fold)
-        rows, row_labels = SplitFeatures(labels[fit_on], views[fit_on]).view_rows()
         head = build_head(plain.shape[1:], classes, model["dense_units"], model["dropout"])
-        weights = class_weights(row_labels, classes) if train["class_weights"] else None
-        data = (rows, one_hot(row_labels, classes))
-        Trainer(params, weights=weights).fit(head, data, None, params["epochs"], model["learning_rate"])
+        weights = class_weights(labels[fit_on], classes) if train["class_weights"] else None
+        targets, epochs = one_hot(labels[fit_on], classes), params["epochs"]
+        data = EpochViews(views[fit_on], targets, params["batch_size"], epochs, seed + fold)
+        Trainer(params, weights=weights).fit(head, data, None, epochs, model["learning_rate"])
         metrics = classification_metrics(labels[held_out], head.predict(plain[held_out], verbose=0), classes)
         for name in SCORES:
             scores[name].append(metrics[name])

@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = read_sources(f"{args.split_dir}/test.csv")
     gradcam = GradCam(classifier.model)  # the report's heatmaps, from the pixels predicted on
     progress = Progress("evaluate: test", len(paths))
-    result = classifier.predict_files(
-        sources, params["batch_size"], progress, lambda rows: gradcam(rows).maps
-    )
+    result = classifier.predict_files(sources, params["batch_size"], progress, gradcam)
     # No face: impossible unless serving frames otherwise than the faces stage did, with the same settings.
     errors = result.errors + [(image.path, NO_FACE) for image in result.images if image.probabilities is None]
     if errors:

@@ -25,7 +25,13 @@ from emotion_pipeline.model import assemble, build_head, build_vgg16, with_tempe
 from emotion_pipeline.params import stage_params, trains_online
 from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
 from emotion_pipeline.splitting import read_split
-from emotion_pipeline.training import Trainer, class_weights, image_batches, set_trainable_blocks
+from emotion_pipeline.training import (
+    EpochViews,
+    Trainer,
+    class_weights,
+    image_batches,
+    set_trainable_blocks,
+)
 from emotion_pipeline.views import build_augmentation
 
 if TYPE_CHECKING:  # TensorFlow loads through the package, after it has set TensorFlow's log level
@@ -33,12 +39,14 @@ if TYPE_CHECKING:  # TensorFlow loads through the package, after it has set Tens
     import tensorflow as tf
 
 
-def cached(features_dir: str, classes: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """(features, one-hot) rows from the feature stage: every view of the training images, and
-    the validation images as they are."""
-    rows, labels = load_features(features_dir, "train").view_rows()
-    val = load_features(features_dir, "val")
-    return (rows, one_hot(labels, classes)), (val.plain, one_hot(val.labels, classes))
+def cached(
+    features_dir: str, classes: list[str], batch: int, epochs: int, seed: int
+) -> tuple[EpochViews, tuple[np.ndarray, np.ndarray]]:
+    """From the feature stage: the training images' cached views, one per image each epoch, and
+    the validation images as they are (features, one-hot)."""
+    train, val = (load_features(features_dir, split) for split in ("train", "val"))
+    views = EpochViews(train.views, one_hot(train.labels, classes), batch, epochs, seed)
+    return views, (val.plain, one_hot(val.labels, classes))
 
 
 def calibrated(model: keras.Model, validation: tf.data.Dataset, labels: np.ndarray) -> keras.Model:
@@ -94,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         grey = model_params["grayscale"]
         model = assemble(base, head, classes, size, augmentation, faces=faces, grayscale=grey)
         set_trainable_blocks(base, None if train["trainable_base"] else 0)
-        trained, data = (model, online_data) if online else (head, cached(args.features_dir, classes))
-        trainer.fit(trained, *data, params["epochs"], model_params["learning_rate"])
+        epochs = params["epochs"]
+        data = online_data if online else cached(args.features_dir, classes, batch, epochs, seed)
+        trainer.fit(model if online else head, *data, epochs, model_params["learning_rate"])
         if train["finetune_epochs"]:
             print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
             set_trainable_blocks(base, int(train["finetune_blocks"]))

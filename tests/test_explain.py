@@ -86,6 +86,35 @@ def test_a_model_with_test_time_views_is_explained_on_the_image_itself(square_cl
     np.testing.assert_allclose(with_views.maps, plain.maps, atol=1e-6)
 
 
+def test_answers_with_heatmaps_take_one_pass_unless_the_model_averages_views(
+    square_classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images, _ = squares(5, 4)
+    expected = square_classifier.predict_arrays(images)
+    passes = []
+    predict = square_classifier.predict_arrays
+    monkeypatch.setattr(square_classifier, "predict_arrays", lambda *a: passes.append(1) or predict(*a))
+    probabilities, heatmaps = square_classifier.answer_rows(
+        images, 2, GradCam(square_classifier.model, "last_conv")
+    )
+    assert not passes  # the heatmaps' forward pass gave the answers
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-7)
+    assert heatmaps is not None and heatmaps.maps.shape == (5, 16, 16)  # in batches of 2, joined in order
+    np.testing.assert_allclose(
+        heatmaps.maps, GradCam(square_classifier.model, "last_conv")(images).maps, atol=1e-6
+    )
+
+    model = square_classifier.model
+    averaged = assemble(model.get_layer("vgg16"), model.get_layer("head"), SQUARE, SIZE, tta=True)
+    monkeypatch.setattr(square_classifier, "model", averaged)
+    probabilities, heatmaps = square_classifier.answer_rows(images, 2, GradCam(averaged, "last_conv"))
+    assert passes  # the answer is the mean over the views, not the explained image's
+    np.testing.assert_allclose(
+        probabilities, averaged.predict_on_batch(images.astype("float32")), rtol=1e-4, atol=1e-7
+    )
+    assert heatmaps is not None and not np.allclose(heatmaps.probabilities, probabilities)
+
+
 def test_overlay_has_the_images_size_and_leaves_it_alone_without_evidence(
     classifier: Classifier, tmp_path: Path
 ) -> None:

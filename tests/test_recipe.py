@@ -16,7 +16,7 @@ from sklearn.metrics import f1_score
 from emotion_pipeline.model import assemble, build_head, build_vgg16, load_classifier
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.report.inputs import read_curve
-from emotion_pipeline.training import Trainer, learning_rates, set_trainable_blocks
+from emotion_pipeline.training import EpochViews, Trainer, learning_rates, set_trainable_blocks
 from emotion_pipeline.views import TTA_SHIFT, RandomErasing, build_augmentation
 
 CLASSES = ["angry", "happy", "sad"]
@@ -113,6 +113,41 @@ def test_plateau_cuts_the_rate_by_a_quarter_after_five_epochs_without_progress(
     cut = 6 if schedule == "plateau" else 8  # epochs 1-6 at the start rate: epoch 6 is the 5th without gain
     expected = [0.01] * cut + [0.0075] * (8 - cut)
     np.testing.assert_allclose(logged(tmp_path / "live", "learning_rate"), expected, rtol=1e-6)
+
+
+# Cached views
+
+
+def test_each_epoch_serves_every_image_once_as_the_next_of_its_cached_views() -> None:
+    images, views_each, epochs = 10, 3, 4
+    # Row i's view k holds i + 100 k everywhere, so a served row names its image and its view.
+    cached = np.arange(images)[:, None, None] + 100 * np.arange(views_each)[None, :, None]
+    cached = np.broadcast_to(cached, (images, views_each, 4)).astype("float32")
+    targets = np.eye(3, dtype="float32")[np.arange(images) % 3]
+    views = EpochViews(cached, targets, batch_size=4, epochs=epochs, seed=0)
+    assert (views.steps, len(views)) == (3, epochs * 3)
+    orders = []
+    for epoch in range(epochs):
+        batches = [views[epoch * views.steps + step] for step in range(views.steps)]
+        served = np.concatenate([x for x, _ in batches])[:, 0].astype(int)
+        image, view = served % 100, served // 100
+        assert sorted(image) == list(range(images))
+        assert set(view) == {epoch % views_each}
+        np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), targets[image])
+        orders.append(tuple(image))
+    assert len(set(orders)) == epochs
+    again = EpochViews(cached, targets, batch_size=4, epochs=epochs, seed=0)
+    np.testing.assert_array_equal(again[5][0], views[5][0])
+
+
+def test_training_on_cached_views_takes_one_pass_over_the_images_per_epoch() -> None:
+    x, y = features(10, 0)
+    views = EpochViews(np.stack([x, x + 0.01, x - 0.01], axis=1), y, batch_size=4, epochs=5, seed=0)
+    model = head_model()
+    Trainer(recipe()).fit(model, views, None, 5, 0.01)
+    assert int(model.optimizer.iterations) == 5 * 3  # 10 images in batches of 4, not 30 rows
+    with pytest.raises(ValueError, match="ordered for 5 epochs, not 4"):
+        Trainer(recipe()).fit(head_model(), views, None, 4, 0.01)
 
 
 # Keeping the best epoch

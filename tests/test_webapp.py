@@ -204,7 +204,7 @@ def test_unexpected_error_is_500_without_traceback(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def explode(images: object) -> None:
+    def explode(*args: object) -> None:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(classifier, "predict_arrays", explode)

@@ -19,7 +19,7 @@ calibration's temperature comes after, so the map is the same with or without it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import keras
 import numpy as np
@@ -29,6 +29,7 @@ from emotion_pipeline.overlays import data_url, heatmap_colours
 from emotion_pipeline.views import TestTimeViews, ViewMean
 
 LAST_CONV = "block5_conv3"  # VGG16's last convolution, inside the classifier's `vgg16` base
+VIEWS = (TestTimeViews, ViewMean)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class Heatmaps:
     maps: np.ndarray
     probabilities: np.ndarray
     classes: np.ndarray
+
+    @classmethod
+    def joined(cls, parts: Sequence[Heatmaps]) -> Heatmaps:
+        """Batches' heatmaps as one, in order."""
+        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
 
 
 class _Logits(keras.layers.Layer):
@@ -53,14 +59,15 @@ class _Logits(keras.layers.Layer):
         return logits if self.dense.bias is None else logits + self.dense.bias
 
 
-def _chain(model: keras.Model) -> list[keras.layers.Layer]:
-    """The model's layers in order, nested models opened up, input layers left out, and the
-    test-time views left out too: the map explains the image as it is, not a mean over its views."""
+def _chain(model: keras.Model, views: bool = False) -> list[keras.layers.Layer]:
+    """The model's layers in order, nested models opened up, input layers left out, and unless
+    `views`, the test-time views left out too: the map explains the image as it is, not a mean over
+    its views."""
     layers: list[keras.layers.Layer] = []
     for part in model.layers:
         if isinstance(part, keras.Model):
-            layers += _chain(part)
-        elif not isinstance(part, (keras.layers.InputLayer, TestTimeViews, ViewMean)):
+            layers += _chain(part, views)
+        elif not isinstance(part, keras.layers.InputLayer) and (views or not isinstance(part, VIEWS)):
             layers.append(part)
     return layers
 
@@ -94,6 +101,8 @@ class GradCam:
     def __init__(self, model: keras.Model, layer: str = LAST_CONV) -> None:
         self.model = gradcam_model(model, layer)
         self.image_size = int(model.input_shape[1])
+        # Without test-time views the explained chain is the model, and its probabilities are the answer.
+        self.answers_as_model = len(_chain(model)) == len(_chain(model, views=True))
 
     @tf.function(reduce_retracing=True)
     def _maps(self, images: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -21,11 +21,6 @@ class SplitFeatures:
     views: np.ndarray | None = None  # (n, K, *feature_shape): K augmented views of each image
     plain: np.ndarray | None = None  # (n, *feature_shape): each image as it is
 
-    def view_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each image's K views as K training rows, each with the image's label."""
-        assert self.views is not None, "no augmented views cached for this split"
-        return self.views.reshape(-1, *self.views.shape[2:]), np.repeat(self.labels, self.views.shape[1])
-
     def merged(self, other: SplitFeatures) -> SplitFeatures:
         """These features completed by `other`'s (the same images, in the same order)."""
         if not np.array_equal(self.labels, other.labels):

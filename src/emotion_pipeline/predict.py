@@ -3,7 +3,7 @@ each face): shared by the evaluate stage, the CLI and the web app."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from emotion_pipeline.explain import GradCam, Heatmaps
 from emotion_pipeline.faces import Framed, frame, settings_from
 from emotion_pipeline.images import Box, ImageError
 from emotion_pipeline.model import load_classifier, saved_faces, trained_precision
@@ -82,6 +83,23 @@ class Classifier:
             return np.zeros((0, len(self.classes)))
         return np.concatenate([np.asarray(chunk, dtype="float64") for chunk in chunks])
 
+    def answer_rows(
+        self,
+        rows: np.ndarray,
+        batch_size: int = 32,
+        gradcam: GradCam | None = None,
+        target: int | None = None,
+    ) -> tuple[np.ndarray, Heatmaps | None]:
+        """Probabilities for uint8 RGB rows at the model's size and, with `gradcam`, each row's
+        heatmap (for class `target`, or each row's predicted class). Where the explained network is
+        the model itself (no test-time views), one pass through VGG16 gives both."""
+        if gradcam is None or not len(rows):
+            return self.predict_arrays(rows, batch_size), None
+        heatmaps = Heatmaps.joined([gradcam(chunk, target) for chunk in _chunks(rows, batch_size)])
+        if gradcam.answers_as_model:
+            return heatmaps.probabilities, heatmaps
+        return self.predict_arrays(rows, batch_size), heatmaps
+
     def frame(self, source: Path | bytes, deadline: float | None = None) -> Framed:
         """A file or upload framed as the model was trained: whole, or each face (see `faces.frame`)."""
         return frame(source, self.image_size, self.faces, deadline)
@@ -108,11 +126,10 @@ class Classifier:
         paths: Sequence[str | Path],
         batch_size: int = 32,
         progress: Progress | None = None,
-        explain: Callable[[np.ndarray], np.ndarray] | None = None,
+        gradcam: GradCam | None = None,
     ) -> Predictions:
         """Load (and find faces) in parallel and predict in batches; a bad file is recorded, never fatal.
-        With `explain` (rows to heatmaps: Grad-CAM), each answer also carries its answering row's map,
-        from the pixels already loaded."""
+        With `gradcam`, each answer also carries its answering row's heatmap."""
         result = Predictions()
         with ThreadPoolExecutor(max_workers=4) as pool:
             for batch in _chunks(paths, batch_size):
@@ -123,15 +140,15 @@ class Classifier:
                     else:
                         loaded.append((str(path), framed))
                 rows = [framed.inputs for _, framed in loaded]
-                probabilities = self.predict_arrays(np.concatenate(rows), batch_size) if rows else None
-                answering = [framed.inputs[0] for _, framed in loaded if len(framed.inputs)]
-                maps = iter(explain(np.stack(answering)) if explain and answering else [])
+                probabilities, heatmaps = self.answer_rows(
+                    np.concatenate(rows) if rows else np.zeros((0,)), batch_size, gradcam
+                )
                 start = 0
                 for path, framed in loaded:
                     end = start + len(framed.inputs)
                     answer = self.answer(path, framed, probabilities[start:end])
-                    if len(framed.inputs):
-                        answer = replace(answer, heatmap=next(maps, None))
+                    if heatmaps is not None and end > start:
+                        answer = replace(answer, heatmap=heatmaps.maps[start])
                     result.images.append(answer)
                     start = end
                 if progress:

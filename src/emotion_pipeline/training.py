@@ -127,6 +127,30 @@ def image_batches(
     return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
+class EpochViews(keras.utils.PyDataset):
+    """Cached features fed as the report's augmentation fed images: each epoch every training image
+    once, in a new order, as one of its K cached augmented views (epoch e takes view e mod K), so an
+    epoch is as many steps whether the head learns from the cache or online. Batch i of the whole run
+    depends on i alone (not on when Keras calls back), so a run is the same every time."""
+
+    def __init__(
+        self, views: np.ndarray, targets: np.ndarray, batch_size: int, epochs: int, seed: int
+    ) -> None:
+        super().__init__()
+        self.views, self.targets, self.batch_size = views, targets, batch_size
+        rng = np.random.default_rng(seed)
+        self.orders = [rng.permutation(len(views)) for _ in range(epochs)]
+        self.steps = math.ceil(len(views) / batch_size)  # per epoch
+
+    def __len__(self) -> int:
+        return len(self.orders) * self.steps
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, step = divmod(index, self.steps)
+        rows = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
+        return self.views[rows, epoch % self.views.shape[1]], self.targets[rows]
+
+
 def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
     """Freeze the base, then unfreeze its last `blocks` convolutional blocks (None: all of it)."""
     names = sorted({layer.name.split("_")[0] for layer in base.layers if layer.name.startswith("block")})
@@ -171,16 +195,21 @@ class Trainer:
     def fit(
         self,
         model: keras.Model,
-        data: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+        data: tf.data.Dataset | EpochViews | tuple[np.ndarray, np.ndarray],
         validation: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None,
         epochs: int,
         learning_rate: float,
     ) -> keras.callbacks.History:
         """Compile `model` for this phase and train it `epochs` epochs (fewer if stopped early)."""
-        arrays = isinstance(data, tuple)  # cached features; a dataset is batched and shuffled already
+        arrays = isinstance(data, tuple)  # features; a dataset is batched and shuffled already
         x, y = data if arrays else (data, None)
         batch = self.params["batch_size"]
-        steps = math.ceil(len(x) / batch) if arrays else int(data.cardinality())
+        if isinstance(data, EpochViews) and len(data.orders) != epochs:
+            raise ValueError(f"cached views ordered for {len(data.orders)} epochs, not {epochs}")
+        if arrays:
+            steps = math.ceil(len(x) / batch)
+        else:
+            steps = data.steps if isinstance(data, EpochViews) else int(data.cardinality())
         train = self.params["train"]
         rate = learning_rates(train["schedule"], learning_rate, steps, epochs)
         compile_model(model, rate, train["label_smoothing"], train["optimizer"], train["weight_decay"])
@@ -193,6 +222,7 @@ class Trainer:
             validation_data=validation,
             epochs=self.epoch + epochs,
             initial_epoch=self.epoch,
+            steps_per_epoch=steps,
             class_weight=self.weights,
             callbacks=callbacks,
             verbose=2 if self.live else 0,

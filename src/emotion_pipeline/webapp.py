@@ -97,8 +97,9 @@ def create_app(model: str | Path | Classifier) -> Flask:
         except ImageError as error:
             return _error(400, str(error))
         with model_lock:  # faces were found in parallel; the model calls are serialised
-            probabilities = classifier.predict_arrays(framed.inputs)
-            result = gradcam(framed.inputs[:1], target) if explain and len(framed.inputs) else None
+            probabilities, result = classifier.answer_rows(
+                framed.inputs, gradcam=gradcam if explain else None, target=target
+            )
         answer = classifier.as_json(classifier.answer("upload", framed, probabilities))
         if result is not None:  # the largest face's map over the square it saw, or the whole image's
             square = list(framed.squares[0]) if framed.squares else None
