@@ -108,3 +108,24 @@ def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     run(pipeline, "dvc", "repro", "faces")  # the split, and the lists the later stages read
     status = changed(pipeline)
     assert "features" in status and "data/faces" in json.dumps(status["features"])
+
+
+def test_the_split_of_generated_faces_follows_the_sample_stage(pipeline: Path) -> None:
+    """With `data.dir` on the sample stage's folder, DVC runs that stage first and the split reads
+    what it drew; a change of `sample.*` reruns both."""
+    params = pipeline / "params.yaml"
+    original = params.read_text()
+    generated = {**SETTINGS, "data.dir": "data/generated", "sample.size": 40}
+    try:
+        write_params(params, {**generated, "sample.per_class": 10})
+        output = run(pipeline, "dvc", "repro", "split")
+        assert output.index("Running stage 'sample'") < output.index("Running stage 'split'")
+        listed = (pipeline / "data/split/train.csv").read_text()
+        assert "data/generated/sad/sad_" in listed and "data/sample/" not in listed
+        write_params(params, {**generated, "sample.per_class": 12})
+        assert "sample" in changed(pipeline)
+        assert "Running stage 'split'" in run(pipeline, "dvc", "repro", "split")
+        counts = json.loads((pipeline / "data/split/counts.json").read_text())
+        assert sum(sum(split.values()) for split in counts.values()) == 36
+    finally:
+        params.write_text(original)

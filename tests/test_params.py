@@ -36,6 +36,9 @@ BAD = {
     # Faces (issue 9).
     "faces.fallback": ("pad", "faces.fallback = 'pad': input should be 'whole' or 'skip'"),
     "faces.margin": (-0.1, "faces.margin = -0.1: input should be greater than or equal to 0"),
+    # The generated sample (issue 11).
+    "sample.per_class": (-1, "sample.per_class = -1: input should be greater than or equal to 0"),
+    "sample.size": (16, "sample.size = 16: input should be greater than or equal to 32"),
 }
 
 

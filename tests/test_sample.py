@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from project import load_stage, write_params
 
 from emotion_pipeline.sample import CLASSES, generate_sample
 
@@ -101,3 +102,16 @@ def test_classes_are_learnable_by_nearest_mean(tmp_path: Path) -> None:
     distances = ((x_test[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
     accuracy = float((distances.argmin(axis=1) == y_test).mean())
     assert accuracy > 0.6
+
+
+def test_the_sample_stage_makes_the_configured_faces_and_nothing_when_off(tmp_path: Path) -> None:
+    stage, out = load_stage("sample"), tmp_path / "generated"
+    params = write_params(tmp_path / "params.yaml", {"sample.per_class": 3, "sample.size": 40})
+    assert stage.main(["--params", str(params), "--out", str(out)]) == 0
+    generate_sample(tmp_path / "direct", per_class=3, size=40, seed=0)
+    assert _files(out) == _files(tmp_path / "direct")  # the generator's own files, byte for byte
+    with Image.open(out / "sad" / "sad_002.jpg") as image:
+        assert image.size == (40, 40)
+    params = write_params(tmp_path / "params.yaml", {"sample.per_class": 0})
+    assert stage.main(["--params", str(params), "--out", str(out)]) == 0
+    assert out.is_dir() and not any(out.iterdir())

@@ -40,6 +40,12 @@ class Data(_Section):
     val_fraction: Fraction
 
 
+class Sample(_Section):
+    per_class: Count
+    size: Annotated[int, Field(ge=32, le=1024)]
+    seed: Count
+
+
 class Faces(_Section):
     detect: bool
     min_confidence: Annotated[float, Field(gt=0, le=1)]
@@ -98,6 +104,7 @@ class Params(_Section):
     image_size: Annotated[int, Field(ge=32, le=1024)]  # VGG16 pools 5 times: 32 px is its minimum
     precision: Literal["float32", "mixed_bfloat16", "auto"]
     data: Data
+    sample: Sample
     faces: Faces
     crossval: Crossval
     augment: Augment
