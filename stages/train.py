@@ -21,18 +21,19 @@ from emotion_pipeline.calibration import (
 from emotion_pipeline.data import one_hot
 from emotion_pipeline.faces import read_settings, settings_config
 from emotion_pipeline.feature_cache import load_features
-from emotion_pipeline.model import assemble, build_head, build_vgg16, with_temperature
+from emotion_pipeline.model import with_temperature
 from emotion_pipeline.params import stage_params, trains_online
 from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
 from emotion_pipeline.splitting import read_split
 from emotion_pipeline.training import (
     EpochViews,
+    Network,
     Trainer,
     class_weights,
+    finetune,
     image_batches,
     set_trainable_blocks,
 )
-from emotion_pipeline.views import build_augmentation
 
 if TYPE_CHECKING:  # TensorFlow loads through the package, after it has set TensorFlow's log level
     import keras
@@ -94,23 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
     trainer = Trainer(params, live, weights)
     with distribution_strategy().scope():
-        base = build_vgg16(args.base, size, model_params["batch_norm"])
-        units, dropout = model_params["dense_units"], model_params["dropout"]
-        head = build_head(base.output_shape[1:], classes, units, dropout)
-        augmentation = build_augmentation(params["augment"], seed)
+        network = Network.build(params, args.base, classes)
         faces = settings_config(read_settings(split))
-        grey = model_params["grayscale"]
-        model = assemble(base, head, classes, size, augmentation, faces=faces, grayscale=grey)
-        set_trainable_blocks(base, None if train["trainable_base"] else 0)
+        model = network.model(faces=faces)
+        set_trainable_blocks(network.base, None if train["trainable_base"] else 0)
         epochs = params["epochs"]
         data = online_data if online else cached(args.features_dir, classes, batch, epochs, seed)
-        trainer.fit(model if online else head, *data, epochs, model_params["learning_rate"])
+        trainer.fit(model if online else network.head, *data, epochs, model_params["learning_rate"])
         if train["finetune_epochs"]:
             print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
-            set_trainable_blocks(base, int(train["finetune_blocks"]))
-            trainer.fit(model, *online_data, train["finetune_epochs"], train["finetune_learning_rate"])
+            finetune(trainer, network, *online_data)
         if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
-            model = assemble(base, head, classes, size, augmentation, tta=True, faces=faces, grayscale=grey)
+            model = network.model(tta=True, faces=faces)
     if train["calibrate"]:
         model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

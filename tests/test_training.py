@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -148,6 +149,55 @@ def test_class_weights_and_label_smoothing_train(learned: Path, tmp_path: Path) 
     head = build_head((2, 2, 8), ["a", "b", "c"], 4, 0.0)
     compile_model(head, 0.001, 0.1)
     assert head.loss.label_smoothing == pytest.approx(0.1)
+
+
+def crossval(
+    learned: Path, tmp_path: Path, changes: dict[str, object], split_dir: str = "data/faces"
+) -> dict:
+    """The crossval stage in-process on the corner task's caches with `changes`; its JSON."""
+    params = write_params(tmp_path / "params.yaml", {**LEARNS, "data.dir": "unused", **changes})
+    out = tmp_path / "crossval.json"
+    status = load_stage("crossval").main(
+        [
+            *("--params", str(params), "--out", str(out), "--split-dir", str(learned / split_dir)),
+            *("--features-dir", str(learned / "data/features")),
+            *("--features-dir", str(learned / "data/crossval_features")),
+            *("--base", str(learned / "models/vgg16_base.weights.h5")),
+        ]
+    )
+    assert status == 0
+    return json.loads(out.read_text())
+
+
+def test_crossval_fine_tunes_each_fold_when_asked(
+    learned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emotion_pipeline.training
+
+    tuned, original = [], emotion_pipeline.training.finetune
+
+    def recording(trainer: Any, network: Any, data: Any, validation: Any = None) -> None:
+        before = network.base.get_layer("block5_conv3").kernel.numpy()
+        original(trainer, network, data, validation)
+        tuned.append(not np.array_equal(before, network.base.get_layer("block5_conv3").kernel.numpy()))
+
+    monkeypatch.setattr(emotion_pipeline.training, "finetune", recording)
+    recipe = {"epochs": 10, "train.finetune_epochs": 1, "train.finetune_learning_rate": 1e-6}
+    result = crossval(learned, tmp_path, {**recipe, "crossval.finetune": True})
+    assert tuned == [True, True, True]  # every fold changed its last block
+    assert result["accuracy"]["mean"] >= 0.75, result  # scored through the whole classifier
+    assert crossval(learned, tmp_path, {**recipe, "crossval.finetune": False})["folds"] == 3
+    assert len(tuned) == 3  # off: the folds score the head alone
+
+
+def test_crossval_refuses_image_lists_that_are_not_the_cached_ones(learned: Path, tmp_path: Path) -> None:
+    other = tmp_path / "lists"
+    other.mkdir()
+    for name in ("train", "val", "test"):
+        lines = (learned / "data/faces" / f"{name}.csv").read_text().splitlines()
+        (other / f"{name}.csv").write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    with pytest.raises(ValueError, match="do not hold the images listed"):
+        crossval(learned, tmp_path, {}, split_dir=str(other))
 
 
 def test_the_base_stage_saves_the_weights_file_it_is_given(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ class Faces(_Section):
 
 class Crossval(_Section):
     folds: Count  # 0 (off) or at least 2: see check_params
+    finetune: bool
 
 
 class Augment(_Section):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -17,6 +19,8 @@ from dvclive import Live
 from dvclive.utils import standardize_metric_name
 
 from emotion_pipeline.data import decoded_images, one_hot
+from emotion_pipeline.model import assemble, build_head, build_vgg16
+from emotion_pipeline.views import build_augmentation
 
 LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
 SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better
@@ -158,6 +162,39 @@ def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
     base.trainable = True
     for layer in base.layers:
         layer.trainable = layer.name.split("_")[0] in unfrozen
+
+
+@dataclass(frozen=True)
+class Network:
+    """The classifier's trainable parts as params describe them: VGG16 (with the given weights), the
+    report's head and the training augmentation; `model()` joins them into the saved classifier."""
+
+    params: dict[str, Any]
+    classes: list[str]
+    base: keras.Model
+    head: keras.Model
+    augmentation: keras.Sequential | None
+
+    @classmethod
+    def build(cls, params: dict[str, Any], base_weights: str | Path, classes: list[str]) -> Network:
+        model = params["model"]
+        base = build_vgg16(base_weights, params["image_size"], model["batch_norm"])
+        head = build_head(base.output_shape[1:], classes, model["dense_units"], model["dropout"])
+        return cls(params, classes, base, head, build_augmentation(params["augment"], params["seed"]))
+
+    def model(self, tta: bool = False, faces: dict[str, Any] | None = None) -> keras.Model:
+        """The classifier on these layers (shared, not copied); with `tta`, answering the mean over
+        the test-time views; with `faces`, carrying the face settings it was trained with."""
+        size, grey = self.params["image_size"], self.params["model"]["grayscale"]
+        return assemble(self.base, self.head, self.classes, size, self.augmentation, tta, faces, grey)
+
+
+def finetune(trainer: Trainer, network: Network, data: tf.data.Dataset, validation: Any = None) -> None:
+    """The recipe's second phase: the last `train.finetune_blocks` VGG16 blocks unfrozen, trained
+    through the whole classifier for `train.finetune_epochs` at `train.finetune_learning_rate`."""
+    train = network.params["train"]
+    set_trainable_blocks(network.base, int(train["finetune_blocks"]))
+    trainer.fit(network.model(), data, validation, train["finetune_epochs"], train["finetune_learning_rate"])
 
 
 class Trainer:
