@@ -22,7 +22,10 @@ FLOOR = float(np.finfo(np.float32).tiny)  # log(0) guard; the saved model's `Tem
 
 
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log p / T), row by row: what the model's `Temperature` layer computes."""
+    """softmax(log p / T), row by row: what the model's `Temperature` layer computes. At T = 1 that
+    is p itself, returned as it is (not rounded through log and exp)."""
+    if temperature == 1.0:
+        return np.asarray(probabilities, dtype="float64")
     logits = np.log(np.maximum(np.asarray(probabilities, dtype="float64"), FLOOR)) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     scaled = np.exp(logits)
