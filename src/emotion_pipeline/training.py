@@ -189,7 +189,9 @@ class Network:
         return assemble(self.base, self.head, self.classes, size, self.augmentation, tta, faces, grey)
 
 
-def finetune(trainer: Trainer, network: Network, data: tf.data.Dataset, validation: Any = None) -> None:
+def finetune(
+    trainer: Trainer, network: Network, data: tf.data.Dataset, validation: tf.data.Dataset | None = None
+) -> None:
     """The recipe's second phase: the last `train.finetune_blocks` VGG16 blocks unfrozen, trained
     through the whole classifier for `train.finetune_epochs` at `train.finetune_learning_rate`."""
     train = network.params["train"]
