@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from emotion_pipeline.data import one_hot
     from emotion_pipeline.metrics import classification_metrics
+    from emotion_pipeline.model import build_head
     from emotion_pipeline.runtime import seed_everything, set_precision
     from emotion_pipeline.training import EpochViews, Network, Trainer, class_weights, finetune, image_batches
 
@@ -67,20 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for fold, (fit_on, held_out) in enumerate(splitter.split(plain, labels), 1):
         seed_everything(seed + fold)
-        network = Network.build(params, args.base, classes)
+        # VGG16 itself only where the fold fine-tunes it; the head alone learns from the cache.
+        network = Network.build(params, args.base, classes) if tuned else None
+        units, dropout = params["model"]["dense_units"], params["model"]["dropout"]
+        head = network.head if network else build_head(plain.shape[1:], classes, units, dropout)
         weights = class_weights(labels[fit_on], classes) if train["class_weights"] else None
         targets, epochs, batch = one_hot(labels[fit_on], classes), params["epochs"], params["batch_size"]
         trainer = Trainer(params, weights=weights)
-        trainer.fit(
-            network.head, EpochViews(views[fit_on], targets, batch, epochs, seed + fold), None, epochs, rate
-        )
-        if tuned:
+        trainer.fit(head, EpochViews(views[fit_on], targets, batch, epochs, seed + fold), None, epochs, rate)
+        if network:
             images = image_batches(paths[fit_on], labels[fit_on], classes, size, batch, seed + fold)
             finetune(trainer, network, images)
             held = image_batches(paths[held_out], labels[held_out], classes, size, batch, None)
             probabilities = network.model().predict(held, verbose=0)
         else:
-            probabilities = network.head.predict(plain[held_out], verbose=0)
+            probabilities = head.predict(plain[held_out], verbose=0)
         metrics = classification_metrics(labels[held_out], probabilities, classes)
         for name in SCORES:
             scores[name].append(metrics[name])
