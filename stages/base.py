@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.model import build_vgg16
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.runtime import seed_everything
@@ -36,4 +37,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -11,10 +11,10 @@ calibration. The report reads its JSON directly; `dvc metrics diff` shows it bes
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.feature_cache import load_merged
 from emotion_pipeline.params import crossval_folds, stage_params
 from emotion_pipeline.splitting import SPLITS, read_split
@@ -103,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

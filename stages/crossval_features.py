@@ -11,8 +11,8 @@ not import TensorFlow.
 from __future__ import annotations
 
 import argparse
-import sys
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.feature_cache import load_merged, save_features
 from emotion_pipeline.params import crossval_folds, stage_params
 from emotion_pipeline.splitting import SPLITS, read_split
@@ -51,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.calibration import apply_temperature, calibration_metrics
 from emotion_pipeline.explain import GradCam
 from emotion_pipeline.faces import NO_FACE
@@ -70,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

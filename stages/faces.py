@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.faces import (
     NO_FACE,
     SETTINGS_FILE,
@@ -124,4 +125,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

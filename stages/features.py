@@ -8,10 +8,10 @@ and TensorFlow is not even imported.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.feature_cache import SplitFeatures, save_features
 from emotion_pipeline.params import stage_params, trains_online
 from emotion_pipeline.splitting import read_split
@@ -48,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.overlays import load_heatmaps
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.report import faces, figures, grid, inputs, page, reliability
@@ -90,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

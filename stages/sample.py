@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.params import stage_params
 from emotion_pipeline.sample import generate_sample
 
@@ -33,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

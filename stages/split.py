@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.folders import class_folders, find_images
 from emotion_pipeline.images import ImageError, load_image
 from emotion_pipeline.params import stage_params
@@ -89,4 +90,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

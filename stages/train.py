@@ -5,13 +5,13 @@ names, its temperature, and the face settings its images were cropped with."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from dvclive import Live
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.calibration import (
     apply_temperature,
     expected_calibration_error,
@@ -117,4 +117,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

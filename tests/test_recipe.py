@@ -138,6 +138,12 @@ def test_each_epoch_serves_every_image_once_as_the_next_of_its_cached_views() ->
     assert len(set(orders)) == epochs
     again = EpochViews(cached, targets, batch_size=4, epochs=epochs, seed=0)
     np.testing.assert_array_equal(again[5][0], views[5][0])
+    # What Keras trains on: the same batches, in the same order, gathered by TensorFlow.
+    fed = list(views.dataset().as_numpy_iterator())
+    assert len(fed) == len(views)
+    for index, (x, y) in enumerate(fed):
+        np.testing.assert_array_equal(x, views[index][0])
+        np.testing.assert_array_equal(y, views[index][1])
 
 
 def test_training_on_cached_views_takes_one_pass_over_the_images_per_epoch() -> None:

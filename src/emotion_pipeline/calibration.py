@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 BINS = 15  # equal-width confidence bins for ECE and the reliability diagram, as Guo et al. (2017)
 # T is searched in this range: a validation split with no mistake would otherwise drive T towards 0.
@@ -40,6 +39,8 @@ def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> fl
 
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """The T in TEMPERATURE_RANGE that minimises the NLL of `labels` (searched on log T)."""
+    from scipy.optimize import minimize_scalar  # 0.3 s to import: only the train stage fits T
+
     low, high = np.log(TEMPERATURE_RANGE)
     found = minimize_scalar(
         lambda log_t: negative_log_likelihood(apply_temperature(probabilities, np.exp(log_t)), labels),

@@ -12,8 +12,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from emotion_pipeline import exit_with
 from emotion_pipeline.cli_output import FORMATS, rows_of
 
 if TYPE_CHECKING:
@@ -299,5 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The `emotion` command: `main`, then a quick exit (`exit_with`)."""
+    exit_with(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

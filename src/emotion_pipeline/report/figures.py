@@ -40,6 +40,7 @@ def save(figure: Figure, path: str | Path) -> Path:
         bbox_inches="tight",
         pad_inches=0.15,
         metadata={"Software": None},
+        pil_kwargs={"compress_level": 1},  # level 6 took 0.6 s for the test grid; files 17% larger
     )
     return path
 
