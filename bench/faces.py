@@ -3,19 +3,22 @@ and per web request, and what training on face crops (and on a FER2013-trained b
 
     python bench/faces.py --data ../shared/datasets/web-emotions                       # (a), (b)
     python bench/faces.py --data ../shared/datasets/web-emotions --fer-model fer.keras  # (a)-(d)
+    python bench/faces.py --data DIR --fer-model fer.keras --runs c --seeds 42 1 2 3  # (c), 4 draws
 
 Prints: images with 0 / 1 / several faces and the detection time per image (p50, p90); the added
 latency of one `/api/predict` with a 1-megapixel photo (p50 over 20 requests, in-process, a face
 model against a whole-image one); and k-fold accuracy and macro-F1 (mean ± std, `crossval.folds`)
 from `dvc exp run` in a throw-away project copy for (a) whole images, random base; (b) face crops,
 random base; (c) face crops on a FER2013-trained base, the report's head; (d) as (c), the last VGG16
-block fine-tuned, in each fold as in the final model (`crossval.finetune`).
+block fine-tuned, in each fold as in the final model (`crossval.finetune`). With `--seeds`, each run
+once per seed (other folds, other initial weights), then the mean of their macro-F1.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import statistics
 import tempfile
 import time
@@ -98,8 +101,17 @@ def fer_base_has_batch_norm(model: Path) -> bool:
     return has_batch_norm(load_classifier(model)[0].get_layer("vgg16"))
 
 
-def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fer_size: int) -> None:
-    """(a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the project."""
+def crossval(
+    data: Path,
+    image_size: int,
+    folds: int,
+    fer_model: Path | None,
+    fer_size: int,
+    chosen: list[str],
+    seeds: list[int],
+) -> None:
+    """The chosen runs of (a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the
+    project; with several seeds (other folds, other initial weights), each, then their mean."""
     common = ["-S", f"data.dir={data.resolve()}", "-S", f"crossval.folds={folds}"]
     size = ["-S", f"image_size={image_size}"]
     runs = {
@@ -129,8 +141,19 @@ def crossval(data: Path, image_size: int, folds: int, fer_model: Path | None, fe
     with tempfile.TemporaryDirectory() as tmp:
         project = copy_project(Path(tmp))
         for name, extra in runs.items():
-            seconds, _, _ = timed(project, "dvc", "exp", "run", *common, *extra)
-            print(f"{name}: {seconds:.0f} s; {figures(project)}")
+            if name[1] not in chosen:  # "(c) face crops, …" is run c
+                continue
+            scores = []
+            for seed in seeds or [None]:
+                drawn = ["-S", f"seed={seed}"] if seed is not None else []
+                seconds, _, _ = timed(project, "dvc", "exp", "run", *common, *extra, *drawn)
+                shown = f" (seed {seed})" if seed is not None else ""
+                print(f"{name}{shown}: {seconds:.0f} s; {figures(project)}")
+                result = json.loads((project / "metrics/crossval.json").read_text())
+                scores.append(result["macro_f1"]["mean"])
+            if len(scores) > 1:
+                drawn = ", ".join(map(str, seeds))
+                print(f"{name}: mean macro-F1 over seeds {drawn}: {statistics.mean(scores):.3f}")
 
 
 def main() -> None:
@@ -145,11 +168,17 @@ def main() -> None:
     parser.add_argument("--fer-size", type=int, default=48, help="(c), (d): the FER2013 model's faces' size")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-crossval", action="store_true", help="only the census and the API latency")
+    parser.add_argument(
+        "--runs", nargs="+", choices="abcd", default=list("abcd"), help="which of (a)-(d) (default: all)"
+    )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=[], help="run each with these seeds (default: params.yaml's)"
+    )
     args = parser.parse_args()
     census(args.data)
     api_latency(args.data, args.image_size)
     if not args.no_crossval:
-        crossval(args.data, args.image_size, args.folds, args.fer_model, args.fer_size)
+        crossval(args.data, args.image_size, args.folds, args.fer_model, args.fer_size, args.runs, args.seeds)
 
 
 if __name__ == "__main__":
