@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.cli_output import FORMATS, rows_of
+from emotion_pipeline.folders import expand_paths
 
 if TYPE_CHECKING:
     from emotion_pipeline.predict import Classifier
@@ -47,27 +48,10 @@ def load(model_path: Path) -> Classifier:
         raise CommandError(f"cannot load model {model_path}: {reason}") from None
 
 
-def expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to try: each file as given, each folder's non-hidden files recursively, sorted."""
-    from emotion_pipeline.folders import is_hidden
-
-    files: list[Path] = []
-    problems: list[tuple[str, str]] = []
-    for path in paths:
-        if not path.is_dir():
-            files.append(path)  # a missing file is reported by the loader, like any unreadable one
-            continue
-        found = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p.relative_to(path)))
-        if not found:
-            problems.append((str(path), "no files in folder"))
-        files.extend(found)
-    return files, problems
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every file (each face, where the model looks for faces); a bad file gets one stderr
     line and exit status 1, the rest still run."""
-    files, problems = expand(args.paths)
+    files, problems = expand_paths(args.paths)
     classifier = load(args.model)
     from emotion_pipeline.progress import Progress
 
@@ -131,7 +115,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Write one Grad-CAM overlay PNG per image, at the image's size: one heatmap over the whole image,
     or, from a face model, one over each face's square. A bad file gets one stderr line and exit
     status 1, the rest still run."""
-    files, problems = expand(args.paths)
+    files, problems = expand_paths(args.paths)
     classifier = load(args.model)
     from PIL import Image
 

@@ -1,8 +1,10 @@
 """A dataset is a folder of class folders: find every file in it, and say why each other file is not
-used. Which files are images is decided by `images.load_image`, by content, not here."""
+used; and the files a command is given, folders walked. Which files are images is decided by
+`images.load_image`, by content, not here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,3 +47,19 @@ def find_images(root: Path) -> tuple[list[Candidate], list[tuple[Path, str]]]:
         else:
             candidates.append(Candidate(path, relative.parts[0]))
     return candidates, ignored
+
+
+def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files a command was given: each file as it is, each folder's non-hidden files at any depth,
+    sorted; and each folder that holds none, with the reason."""
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)  # a missing file is reported by the loader, like any unreadable one
+            continue
+        found = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p.relative_to(path)))
+        if not found:
+            problems.append((str(path), "no files in folder"))
+        files.extend(found)
+    return files, problems
