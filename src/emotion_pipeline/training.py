@@ -140,7 +140,10 @@ class EpochViews:
     def __init__(
         self, views: np.ndarray, targets: np.ndarray, batch_size: int, epochs: int, seed: int
     ) -> None:
-        self.views, self.targets, self.batch_size = views, targets, batch_size
+        self.count, self.batch_size = views.shape[1], batch_size  # views per image
+        # One tensor, image i's view k at row i x count + k, and no NumPy copy kept beside it.
+        self.views = tf.constant(views.reshape(-1, *views.shape[2:]))
+        self.targets = tf.constant(targets)
         rng = np.random.default_rng(seed)
         self.orders = [rng.permutation(len(views)) for _ in range(epochs)]
         self.steps = math.ceil(len(views) / batch_size)  # per epoch
@@ -148,24 +151,22 @@ class EpochViews:
     def __len__(self) -> int:
         return len(self.orders) * self.steps
 
-    def rows(self, index: int) -> tuple[np.ndarray, int]:
-        """Batch `index`'s images (rows of `views`) and the view they are served as."""
+    def rows(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `index`'s rows of `views` (each image's view for the epoch), and of `targets`."""
         epoch, step = divmod(index, self.steps)
-        rows = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
-        return rows, epoch % self.views.shape[1]
+        images = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
+        return images * self.count + epoch % self.count, images
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, view = self.rows(index)
-        return self.views[rows, view], self.targets[rows]
+        views, images = self.rows(index)
+        return tf.gather(self.views, views).numpy(), tf.gather(self.targets, images).numpy()
 
     def dataset(self) -> tf.data.Dataset:
         """The run's batches in order, gathered inside TensorFlow: handing Keras one NumPy batch at a
         time from Python cost the improved run a second."""
-        picked = [self.rows(index) for index in range(len(self))]
-        flat = np.concatenate([rows * self.views.shape[1] + view for rows, view in picked])
-        batches = tf.RaggedTensor.from_row_lengths(flat, [len(rows) for rows, _ in picked])
-        views = tf.constant(self.views.reshape(-1, *self.views.shape[2:]))
-        targets, count = tf.constant(self.targets), self.views.shape[1]
+        picked = [self.rows(index)[0] for index in range(len(self))]
+        batches = tf.RaggedTensor.from_row_lengths(np.concatenate(picked), [len(rows) for rows in picked])
+        views, targets, count = self.views, self.targets, self.count
         return (
             tf.data.Dataset.from_tensor_slices(batches)
             .map(lambda rows: (tf.gather(views, rows), tf.gather(targets, rows // count)))
