@@ -151,27 +151,26 @@ class EpochViews:
     def __len__(self) -> int:
         return len(self.orders) * self.steps
 
-    def rows(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch `index`'s rows of `views` (each image's view for the epoch), and of `targets`."""
+    def rows(self, index: int) -> np.ndarray:
+        """Batch `index`'s rows of `views`: its images, each as the epoch's view (image = row // count)."""
         epoch, step = divmod(index, self.steps)
         images = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
-        return images * self.count + epoch % self.count, images
+        return images * self.count + epoch % self.count
+
+    def batch(self, rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The features and one-hot targets of those rows: one gather serves indexing and the dataset."""
+        return tf.gather(self.views, rows), tf.gather(self.targets, rows // self.count)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        views, images = self.rows(index)
-        return tf.gather(self.views, views).numpy(), tf.gather(self.targets, images).numpy()
+        x, y = self.batch(tf.constant(self.rows(index)))
+        return x.numpy(), y.numpy()
 
     def dataset(self) -> tf.data.Dataset:
         """The run's batches in order, gathered inside TensorFlow: handing Keras one NumPy batch at a
         time from Python cost the improved run a second."""
-        picked = [self.rows(index)[0] for index in range(len(self))]
+        picked = [self.rows(index) for index in range(len(self))]
         batches = tf.RaggedTensor.from_row_lengths(np.concatenate(picked), [len(rows) for rows in picked])
-        views, targets, count = self.views, self.targets, self.count
-        return (
-            tf.data.Dataset.from_tensor_slices(batches)
-            .map(lambda rows: (tf.gather(views, rows), tf.gather(targets, rows // count)))
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        return tf.data.Dataset.from_tensor_slices(batches).map(self.batch).prefetch(tf.data.AUTOTUNE)
 
 
 def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
