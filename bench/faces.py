@@ -93,12 +93,14 @@ def api_latency(data: Path, image_size: int) -> None:
     )
 
 
-def fer_base_has_batch_norm(model: Path) -> bool:
-    """Whether a FER2013 classifier's VGG16 has BatchNormalization: its base needs `model.batch_norm`."""
+def fer_base_layout(model: Path) -> tuple[int, bool]:
+    """A FER2013 classifier's input size and whether its VGG16 has BatchNormalization: the runs on
+    its base take both (`image_size`, `model.batch_norm`)."""
     from emotion_pipeline.model import load_classifier
     from emotion_pipeline.weights import has_batch_norm
 
-    return has_batch_norm(load_classifier(model)[0].get_layer("vgg16"))
+    classifier, _, size = load_classifier(model)
+    return size, has_batch_norm(classifier.get_layer("vgg16"))
 
 
 def crossval(
@@ -106,7 +108,7 @@ def crossval(
     image_size: int,
     folds: int,
     fer_model: Path | None,
-    fer_size: int,
+    fer_size: int | None,
     chosen: list[str],
     seeds: list[int],
 ) -> None:
@@ -121,9 +123,11 @@ def crossval(
     if fer_model is None:
         print("(c), (d): skipped: give --fer-model PATH, a FER2013 classifier trained by this pipeline")
     else:
+        trained_size, batch_norm = fer_base_layout(fer_model)
+        fer_size = fer_size or trained_size
         fer = [  # the base learnt grey, upright faces: crops go in grey, and are never flipped upside down
             *("-S", f"image_size={fer_size}", "-S", f"model.weights={fer_model.resolve()}"),
-            *("-S", f"model.batch_norm={str(fer_base_has_batch_norm(fer_model)).lower()}"),
+            *("-S", f"model.batch_norm={str(batch_norm).lower()}"),
             *("-S", "faces.detect=true", "-S", "model.grayscale=true", "-S", "augment.vertical_flip=false"),
         ]
         runs["(c) face crops, FER2013 base, the report's head"] = fer
@@ -165,7 +169,9 @@ def main() -> None:
         "--fer-model", type=Path, help="a FER2013 classifier (.keras) trained by this pipeline"
     )
     parser.add_argument("--image-size", type=int, default=96, help="(a), (b): the input size")
-    parser.add_argument("--fer-size", type=int, default=48, help="(c), (d): the FER2013 model's faces' size")
+    parser.add_argument(
+        "--fer-size", type=int, help="(c), (d): the input size (default: the FER2013 model's own)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-crossval", action="store_true", help="only the census and the API latency")
     parser.add_argument(

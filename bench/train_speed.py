@@ -1,0 +1,71 @@
+"""Benchmark: training speed of the FER2013 configuration's network (VGG16 with BatchNorm, the whole
+network trained, AdamW) at several input sizes, in the precision `auto` picks here.
+
+    python bench/train_speed.py                      # 48 44 40 36 px, batch 64
+    python bench/train_speed.py --sizes 48 44 --batch 64 --steps 30
+
+Prints, per size, images per second over single training steps (median, and the slowest and
+fastest step after the warm-up ones): on CPUs the speed does not follow the pixel count, because the
+convolution kernels suit some sizes better than others, so the FER configuration's size is measured.
+Each size trains in a fresh process: in one process the second network built ran slower (44 px:
+87 img/s first, 59 img/s third, after 48 px).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from emotion_pipeline.model import assemble, build_head, build_vgg16
+from emotion_pipeline.runtime import resolve_precision, set_precision
+from emotion_pipeline.training import compile_model
+
+CLASSES = ["angry", "happy", "sad"]
+WARM_UP = 5  # steps left out: the first ones build and tune the kernels
+
+
+def images_per_second(size: int, batch: int, steps: int) -> list[float]:
+    """Images per second of each timed training step at `size` px."""
+    set_precision("auto")
+    base = build_vgg16(None, size, batch_norm=True)
+    model = assemble(base, build_head(base.output_shape[1:], CLASSES, 256, 0.5), CLASSES, size)
+    compile_model(model, 1e-3, 0.1, "adam", 0.01)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch, size, size, 3), dtype="uint8")
+    targets = np.eye(len(CLASSES), dtype="float32")[rng.integers(0, len(CLASSES), batch)]
+    rates = []
+    for step in range(WARM_UP + steps):
+        started = time.perf_counter()
+        model.train_on_batch(images, targets)
+        if step >= WARM_UP:
+            rates.append(batch / (time.perf_counter() - started))
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", type=int, default=[48, 44, 40, 36])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per size")
+    args = parser.parse_args()
+    print(f"precision: {resolve_precision('auto')}")
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
+        for size in args.sizes:
+            rates = pool.submit(images_per_second, size, args.batch, args.steps).result()
+            print(
+                f"{size} px: {statistics.median(rates):.1f} img/s median "
+                f"({min(rates):.1f}-{max(rates):.1f}) over {args.steps} steps of {args.batch}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
