@@ -1,5 +1,6 @@
-"""Benchmark: training speed of the FER2013 configuration's network (VGG16 with BatchNorm, the whole
-network trained, AdamW) at several input sizes, in the precision `auto` picks here.
+"""Benchmark: training speed of the FER2013 configuration's network (`bench/recipes.py`'s settings on
+params.yaml: VGG16 with BatchNorm and the training augmentation, the whole network trained, AdamW) at
+several input sizes, in the precision `auto` picks here.
 
     python bench/train_speed.py                      # 48 44 40 36 px, batch 64
     python bench/train_speed.py --sizes 48 44 --batch 64 --steps 30
@@ -18,23 +19,44 @@ import multiprocessing
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
+from recipes import FER_SETTINGS
 
-from emotion_pipeline.model import assemble, build_head, build_vgg16
+from emotion_pipeline.params import load_params
 from emotion_pipeline.runtime import resolve_precision, set_precision
-from emotion_pipeline.training import compile_model
+from emotion_pipeline.training import Network, compile_model
 
+ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]
 WARM_UP = 5  # steps left out: the first ones build and tune the kernels
 
 
+def fer_params(size: int) -> dict[str, Any]:
+    """params.yaml with the FER configuration's `key=value` settings, as `dvc exp run -S` sets them,
+    at `size` px."""
+    params = load_params(ROOT / "params.yaml")
+    for setting in [*FER_SETTINGS, f"image_size={size}"]:
+        key, value = setting.split("=", 1)
+        *parents, leaf = key.split(".")
+        section = params
+        for name in parents:
+            section = section[name]
+        section[leaf] = yaml.safe_load(value)
+    return params
+
+
 def images_per_second(size: int, batch: int, steps: int) -> list[float]:
     """Images per second of each timed training step at `size` px."""
-    set_precision("auto")
-    base = build_vgg16(None, size, batch_norm=True)
-    model = assemble(base, build_head(base.output_shape[1:], CLASSES, 256, 0.5), CLASSES, size)
-    compile_model(model, 1e-3, 0.1, "adam", 0.01)
+    params = fer_params(size)
+    set_precision(params["precision"])
+    model = Network.build(params, None, CLASSES).model()  # random weights, as the FER command trains
+    train = params["train"]
+    rate = params["model"]["learning_rate"]
+    compile_model(model, rate, train["label_smoothing"], train["optimizer"], train["weight_decay"])
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch, size, size, 3), dtype="uint8")
     targets = np.eye(len(CLASSES), dtype="float32")[rng.integers(0, len(CLASSES), batch)]
@@ -55,7 +77,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per size")
     args = parser.parse_args()
-    print(f"precision: {resolve_precision('auto')}")
+    print(f"precision: {resolve_precision(load_params(ROOT / 'params.yaml')['precision'])}")
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
         for size in args.sizes:
