@@ -93,14 +93,16 @@ def api_latency(data: Path, image_size: int) -> None:
     )
 
 
-def fer_base_layout(model: Path) -> tuple[int, bool]:
-    """A FER2013 classifier's input size and whether its VGG16 has BatchNormalization: the runs on
-    its base take both (`image_size`, `model.batch_norm`)."""
+def fer_base_layout(model: Path) -> tuple[int, bool, float]:
+    """A FER2013 classifier's input size, whether its VGG16 has BatchNormalization, and its width
+    multiplier: the runs on its base take all three (`image_size`, `model.batch_norm`,
+    `model.width_multiplier`)."""
     from emotion_pipeline.model import load_classifier
     from emotion_pipeline.weights import has_batch_norm
 
     classifier, _, size = load_classifier(model)
-    return size, has_batch_norm(classifier.get_layer("vgg16"))
+    base = classifier.get_layer("vgg16")
+    return size, has_batch_norm(base), base.get_layer("block1_conv1").filters / 64
 
 
 def crossval(
@@ -123,11 +125,11 @@ def crossval(
     if fer_model is None:
         print("(c), (d): skipped: give --fer-model PATH, a FER2013 classifier trained by this pipeline")
     else:
-        trained_size, batch_norm = fer_base_layout(fer_model)
+        trained_size, batch_norm, width = fer_base_layout(fer_model)
         fer_size = fer_size or trained_size
         fer = [  # the base learnt grey, upright faces: crops go in grey, and are never flipped upside down
             *("-S", f"image_size={fer_size}", "-S", f"model.weights={fer_model.resolve()}"),
-            *("-S", f"model.batch_norm={str(batch_norm).lower()}"),
+            *("-S", f"model.batch_norm={str(batch_norm).lower()}", "-S", f"model.width_multiplier={width:g}"),
             *("-S", "faces.detect=true", "-S", "model.grayscale=true", "-S", "augment.vertical_flip=false"),
         ]
         runs["(c) face crops, FER2013 base, the report's head"] = fer

@@ -22,9 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     params = stage_params(args.params)
 
     seed_everything(params["seed"])
-    base = build_vgg16(None, batch_norm=params["model"]["batch_norm"])
+    model = params["model"]
+    base = build_vgg16(None, batch_norm=model["batch_norm"], width_multiplier=model["width_multiplier"])
     try:
-        source = resolve_weights(str(params["model"]["weights"]))
+        source = resolve_weights(str(model["weights"]))
         if source is not None:
             load_base_weights(base, source)
     except WeightsUnavailable as error:

@@ -60,8 +60,9 @@ class Extractor:
         self.policy = set_precision(params["precision"])
         self.size, self.batch_size = params["image_size"], params["batch_size"]
         self.views = int(params["augment"]["views"])
-        base = build_vgg16(base_weights, self.size, params["model"]["batch_norm"])
-        self.model = feature_extractor(base, self.size, params["model"]["grayscale"])
+        model = params["model"]
+        base = build_vgg16(base_weights, self.size, model["batch_norm"], model["width_multiplier"])
+        self.model = feature_extractor(base, self.size, model["grayscale"])
         self.augmentation = build_augmentation(params["augment"], params["seed"])
 
     def __str__(self) -> str:

@@ -72,6 +72,7 @@ class Augment(_Section):
 class Model(_Section):
     weights: Annotated[str, Field(min_length=1)]
     batch_norm: bool
+    width_multiplier: Annotated[float, Field(gt=0, le=1)]
     grayscale: bool
     dense_units: Positive
     dropout: Probability
@@ -151,6 +152,11 @@ def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any
         raise ParamsError(
             f"{path}: model.batch_norm = true: ImageNet has no weights for VGG16 with BatchNormalization; "
             "set model.weights=none (random) or a weights file of that architecture"
+        )
+    if params["model"]["width_multiplier"] != 1 and not params["model"]["batch_norm"]:
+        raise ParamsError(
+            f"{path}: model.width_multiplier = {params['model']['width_multiplier']}: a narrower VGG16 "
+            "is built only with BatchNormalization (it trains from random weights): set model.batch_norm=true"
         )
     return params
 

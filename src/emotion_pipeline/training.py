@@ -196,7 +196,7 @@ class Network:
     @classmethod
     def build(cls, params: dict[str, Any], base_weights: str | Path, classes: list[str]) -> Network:
         model = params["model"]
-        base = build_vgg16(base_weights, params["image_size"], model["batch_norm"])
+        base = build_vgg16(base_weights, params["image_size"], model["batch_norm"], model["width_multiplier"])
         head = build_head(base.output_shape[1:], classes, model["dense_units"], model["dropout"])
         return cls(params, classes, base, head, build_augmentation(params["augment"], params["seed"]))
 

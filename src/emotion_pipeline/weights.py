@@ -92,6 +92,12 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
             f"model.weights {source}: its VGG16 {'has' if normalised else 'has no'} BatchNormalization "
             f"layers: set model.batch_norm={'true' if normalised else 'false'} to train on it"
         )
+    trained_width, width = (model.get_layer("block1_conv1").filters / 64 for model in (trained, base))
+    if trained_width != width:
+        raise WeightsUnavailable(
+            f"model.weights {source}: its VGG16 is {trained_width:g} times VGG16's width, the base "
+            f"{width:g}: set model.width_multiplier={trained_width:g} to train on it"
+        )
     if _weighted(trained) != _weighted(base):
         raise WeightsUnavailable(
             f"model.weights {source}: its VGG16 has the layers {', '.join(_weighted(trained))}; "
