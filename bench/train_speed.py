@@ -1,20 +1,22 @@
 """Benchmark: training speed of the FER2013 configuration's network (`bench/recipes.py`'s settings on
 params.yaml: VGG16 with BatchNorm and the training augmentation, the whole network trained, AdamW) at
-several input sizes, in the precision `auto` picks here.
+several input sizes and widths, in the precision `auto` picks here.
 
-    python bench/train_speed.py                      # 48 44 40 36 px, batch 64
+    python bench/train_speed.py                      # 48 44 40 36 px at the configuration's width
     python bench/train_speed.py --sizes 48 44 --batch 64 --steps 30
+    python bench/train_speed.py --sizes 44 --widths 1 0.5 1 0.5   # model.width_multiplier
 
 Prints, per size, images per second over single training steps (median, and the slowest and
 fastest step after the warm-up ones): on CPUs the speed does not follow the pixel count, because the
 convolution kernels suit some sizes better than others, so the FER configuration's size is measured.
-Each size trains in a fresh process: in one process the second network built ran slower (44 px:
+Each size and width trains in a fresh process: in one process the second network built ran slower (44 px:
 87 img/s first, 59 img/s third, after 48 px).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import statistics
 import time
@@ -35,11 +37,12 @@ CLASSES = ["angry", "happy", "sad"]
 WARM_UP = 5  # steps left out: the first ones build and tune the kernels
 
 
-def fer_params(size: int) -> dict[str, Any]:
+def fer_params(size: int, width: float | None = None) -> dict[str, Any]:
     """params.yaml with the FER configuration's `key=value` settings, as `dvc exp run -S` sets them,
-    at `size` px."""
+    at `size` px and, if given, `width` as model.width_multiplier."""
     params = load_params(ROOT / "params.yaml")
-    for setting in [*FER_SETTINGS, f"image_size={size}"]:
+    widths = [] if width is None else [f"model.width_multiplier={width}"]
+    for setting in [*FER_SETTINGS, f"image_size={size}", *widths]:
         key, value = setting.split("=", 1)
         *parents, leaf = key.split(".")
         section = params
@@ -49,9 +52,9 @@ def fer_params(size: int) -> dict[str, Any]:
     return params
 
 
-def images_per_second(size: int, batch: int, steps: int) -> list[float]:
-    """Images per second of each timed training step at `size` px."""
-    params = fer_params(size)
+def images_per_second(size: int, width: float | None, batch: int, steps: int) -> list[float]:
+    """Images per second of each timed training step at `size` px and `width`."""
+    params = fer_params(size, width)
     set_precision(params["precision"])
     model = Network.build(params, None, CLASSES).model()  # random weights, as the FER command trains
     train = params["train"]
@@ -74,16 +77,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", nargs="+", type=int, default=[48, 44, 40, 36])
+    parser.add_argument("--widths", nargs="+", type=float, help="model.width_multiplier values")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per size")
     args = parser.parse_args()
     print(f"precision: {resolve_precision(load_params(ROOT / 'params.yaml')['precision'])}")
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
-        for size in args.sizes:
-            rates = pool.submit(images_per_second, size, args.batch, args.steps).result()
+        for size, width in itertools.product(args.sizes, args.widths or [None]):
+            rates = pool.submit(images_per_second, size, width, args.batch, args.steps).result()
+            shown = fer_params(size, width)["model"]["width_multiplier"]
             print(
-                f"{size} px: {statistics.median(rates):.1f} img/s median "
+                f"{size} px, width {shown:g}: {statistics.median(rates):.1f} img/s median "
                 f"({min(rates):.1f}-{max(rates):.1f}) over {args.steps} steps of {args.batch}",
                 flush=True,
             )

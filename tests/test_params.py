@@ -33,6 +33,7 @@ BAD = {
     "augment.zoom": (1.0, "augment.zoom = 1.0: input should be less than 1"),
     "augment.erasing": (1.5, "augment.erasing = 1.5: input should be less than or equal to 1"),
     "evaluate.tta": ("on", "evaluate.tta = 'on': input should be a valid boolean"),
+    "model.width_multiplier": (0, "model.width_multiplier = 0: input should be greater than 0"),
     # Faces (issue 9).
     "faces.fallback": ("pad", "faces.fallback = 'pad': input should be 'whole' or 'skip'"),
     "faces.margin": (-0.1, "faces.margin = -0.1: input should be greater than or equal to 0"),
@@ -65,9 +66,21 @@ def test_batch_norm_refuses_imagenet_weights_in_one_line() -> None:
     assert check_params(params_with({"model.batch_norm": True, "model.weights": "none"}))
 
 
+def test_a_narrower_vgg16_asks_for_batch_norm() -> None:
+    with pytest.raises(ParamsError) as caught:
+        check_params(params_with({"model.width_multiplier": 0.5, "model.weights": "none"}))
+    assert str(caught.value) == (
+        "params.yaml: model.width_multiplier = 0.5: a narrower VGG16 is built only with BatchNormalization "
+        "(it trains from random weights): set model.batch_norm=true"
+    )
+    narrow = {"model.width_multiplier": 0.5, "model.weights": "none", "model.batch_norm": True}
+    assert check_params(params_with(narrow))
+
+
 def test_the_recipe_switches_are_off_by_default() -> None:
     params = load_params(ROOT / "params.yaml")
     assert params["model"]["batch_norm"] is False and params["evaluate"] == {"tta": False}
+    assert params["model"]["width_multiplier"] == 1
     assert {k: params["augment"][k] for k in ("rotation", "zoom", "erasing")} == {
         "rotation": 0,
         "zoom": 0,

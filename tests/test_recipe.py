@@ -53,16 +53,21 @@ def logged(live_dir: Path, name: str) -> np.ndarray:
 # BatchNormalization VGG16
 
 
-def test_batch_norm_vgg16_keeps_vgg16_names_and_trains_saves_and_reloads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("width", [1.0, 0.5])
+def test_batch_norm_vgg16_keeps_vgg16_names_and_trains_saves_and_reloads(
+    tmp_path: Path, width: float
+) -> None:
     keras.utils.set_random_seed(0)
-    base = build_vgg16(None, SIZE, batch_norm=True)
-    plain_names = [layer.name for layer in build_vgg16(None, SIZE).layers[1:]]
+    base = build_vgg16(None, SIZE, batch_norm=True, width_multiplier=width)
+    plain = build_vgg16(None, SIZE)
+    plain_names = [layer.name for layer in plain.layers[1:]]
     names = [layer.name for layer in base.layers]
     assert set(plain_names) <= set(names)
     for conv in (name for name in plain_names if "_conv" in name):  # conv, then BN, then ReLU
         at = names.index(conv)
         kinds = [type(layer).__name__ for layer in base.layers[at : at + 3]]
         assert kinds == ["Conv2D", "BatchNormalization", "ReLU"], conv
+        assert base.get_layer(conv).filters == plain.get_layer(conv).filters * width, conv
     set_trainable_blocks(base, 1)
     assert {layer.name for layer in base.layers if layer.trainable} == {
         name for name in names if name.startswith("block5")
@@ -81,7 +86,7 @@ def test_batch_norm_vgg16_keeps_vgg16_names_and_trains_saves_and_reloads(tmp_pat
     assert (classes, size) == (CLASSES, SIZE)
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
     base.save_weights(tmp_path / "base.weights.h5")  # the base stage's file, loaded by name
-    again = build_vgg16(tmp_path / "base.weights.h5", SIZE, batch_norm=True)
+    again = build_vgg16(tmp_path / "base.weights.h5", SIZE, batch_norm=True, width_multiplier=width)
     np.testing.assert_array_equal(again.predict(x, verbose=0), base.predict(x, verbose=0))
 
 

@@ -231,7 +231,7 @@ def test_the_base_stage_copies_a_trained_classifiers_vgg16(model_path: Path, tmp
 def test_a_classifier_with_other_layers_is_refused(model_path: Path, tmp_path: Path) -> None:
     import keras
 
-    from emotion_pipeline.model import build_vgg16
+    from emotion_pipeline.model import assemble, build_head, build_vgg16
     from emotion_pipeline.weights import WeightsUnavailable, load_base_weights
 
     full = build_vgg16(None)
@@ -241,6 +241,12 @@ def test_a_classifier_with_other_layers_is_refused(model_path: Path, tmp_path: P
     normalised = build_vgg16(None, batch_norm=True)  # model.batch_norm=true, a stock VGG16 classifier
     with pytest.raises(WeightsUnavailable, match=r"has no BatchNormalization .*model.batch_norm=false"):
         load_base_weights(normalised, model_path)
+    narrow = build_vgg16(None, 32, batch_norm=True, width_multiplier=0.5)  # a half-width FER2013 model
+    classes = ["angry", "happy", "sad"]
+    narrow_path = tmp_path / "narrow.keras"
+    assemble(narrow, build_head(narrow.output_shape[1:], classes, 8, 0.0), classes, 32).save(narrow_path)
+    with pytest.raises(WeightsUnavailable, match=r"0.5 times VGG16's width, the base 1: .*multiplier=0.5"):
+        load_base_weights(normalised, narrow_path)
     other = tmp_path / "other.keras"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(other)
     with pytest.raises(WeightsUnavailable, match="not a classifier saved by this pipeline"):
