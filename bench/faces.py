@@ -98,11 +98,11 @@ def fer_base_layout(model: Path) -> tuple[int, bool, float]:
     multiplier: the runs on its base take all three (`image_size`, `model.batch_norm`,
     `model.width_multiplier`)."""
     from emotion_pipeline.model import load_classifier
-    from emotion_pipeline.weights import has_batch_norm
+    from emotion_pipeline.weights import has_batch_norm, width_multiplier
 
     classifier, _, size = load_classifier(model)
     base = classifier.get_layer("vgg16")
-    return size, has_batch_norm(base), base.get_layer("block1_conv1").filters / 64
+    return size, has_batch_norm(base), width_multiplier(base)
 
 
 def crossval(

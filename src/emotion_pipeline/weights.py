@@ -62,6 +62,13 @@ def has_batch_norm(model: keras.Model) -> bool:
     return any(isinstance(layer, BatchNormalization) for layer in model.layers)
 
 
+def width_multiplier(model: keras.Model) -> float:
+    """A VGG16 base's filters per convolution as a fraction of VGG16's (`model.width_multiplier`)."""
+    from emotion_pipeline.model import VGG16_BLOCKS
+
+    return model.get_layer("block1_conv1").filters / VGG16_BLOCKS[0][0]
+
+
 def _weighted(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if layer.weights]
 
@@ -92,7 +99,7 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
             f"model.weights {source}: its VGG16 {'has' if normalised else 'has no'} BatchNormalization "
             f"layers: set model.batch_norm={'true' if normalised else 'false'} to train on it"
         )
-    trained_width, width = (model.get_layer("block1_conv1").filters / 64 for model in (trained, base))
+    trained_width, width = width_multiplier(trained), width_multiplier(base)
     if trained_width != width:
         raise WeightsUnavailable(
             f"model.weights {source}: its VGG16 is {trained_width:g} times VGG16's width, the base "
