@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     batch = params["batch_size"]  # image datasets are lazy: nothing is decoded unless a phase uses them
     online_data = (
-        image_batches(train_paths, train_labels, classes, size, batch, seed),
+        image_batches(train_paths, train_labels, classes, size, batch, seed, params["augment"]["mixup"]),
         image_batches(val_paths, val_labels, classes, size, batch, None),
     )
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)

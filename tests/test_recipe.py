@@ -9,14 +9,16 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from dvclive import Live
+from PIL import Image
 from project import params_with
 from sklearn.metrics import f1_score
 
 from emotion_pipeline.model import assemble, build_head, build_vgg16, load_classifier
 from emotion_pipeline.predict import Classifier
 from emotion_pipeline.report.inputs import read_curve
-from emotion_pipeline.training import EpochViews, Trainer, learning_rates, set_trainable_blocks
+from emotion_pipeline.training import EpochViews, Trainer, image_batches, learning_rates, set_trainable_blocks
 from emotion_pipeline.views import TTA_SHIFT, RandomErasing, build_augmentation
 
 CLASSES = ["angry", "happy", "sad"]
@@ -245,6 +247,31 @@ def test_random_erasing_replaces_one_rectangle_per_image_with_its_probability() 
         assert box.all() and mask.sum() == box.size  # one solid rectangle, all channels
         assert 0.01 < box.size / mask.size <= 0.34
     assert np.array_equal(RandomErasing(0.0, seed=3)(blank, training=True).numpy(), blank)
+
+
+def test_mixup_blends_images_and_labels_by_one_weight_drawn_anew_each_epoch(tmp_path: Path) -> None:
+    """Black angry and white happy faces: a blended pixel's brightness is its label's happy share."""
+    paths, labels = [], []
+    for i in range(8):
+        labels.append(CLASSES[i % 2])
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.new("RGB", (SIZE, SIZE), (0, 0, 0) if i % 2 == 0 else (255, 255, 255)).save(paths[-1])
+
+    def epoch(mixup: float, batches: tf.data.Dataset | None = None) -> tuple[np.ndarray, np.ndarray]:
+        batches = batches or image_batches(paths, labels, CLASSES, SIZE, 4, 0, mixup)
+        x, y = zip(*[(x.numpy(), y.numpy()) for x, y in batches], strict=True)
+        return np.concatenate(x), np.concatenate(y)
+
+    plain_x, plain_y = epoch(0.0)
+    assert set(np.unique(plain_x)) == {0, 255} and set(np.unique(plain_y)) == {0, 1}
+    batches = image_batches(paths, labels, CLASSES, SIZE, 4, 0, 0.4)
+    x, y = epoch(0.4, batches)
+    assert x.dtype == np.float32 and y.shape == plain_y.shape
+    np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-6)
+    assert (y[:, 2] == 0).all()  # no sad face to blend in
+    np.testing.assert_allclose(x / 255, np.broadcast_to(y[:, 1, None, None, None], x.shape), atol=1e-5)
+    assert ((y[:, 1] > 0.01) & (y[:, 1] < 0.99)).any()  # some faces are blends
+    assert not np.allclose(epoch(0.4, batches)[1], y)  # the next epoch draws new weights
 
 
 # Test-time augmentation

@@ -66,6 +66,7 @@ class Augment(_Section):
     rotation: Annotated[float, Field(ge=0, le=180)]  # degrees
     zoom: Shift
     erasing: Chance
+    mixup: Annotated[float, Field(ge=0, le=1)]  # Beta(alpha, alpha)'s alpha
     views: Positive
 
 
@@ -157,6 +158,11 @@ def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any
         raise ParamsError(
             f"{path}: model.width_multiplier = {params['model']['width_multiplier']}: a narrower VGG16 "
             "is built only with BatchNormalization (it trains from random weights): set model.batch_norm=true"
+        )
+    if params["augment"]["mixup"] and not (trains_online(params) or params["train"]["finetune_epochs"]):
+        raise ParamsError(
+            f"{path}: augment.mixup = {params['augment']['mixup']}: mixup blends images, and here only "
+            "cached features train: set train.mode=online, train.trainable_base=true or train.finetune_epochs"
         )
     return params
 

@@ -121,14 +121,26 @@ def image_batches(
     size: int,
     batch: int,
     seed: int | None,
+    mixup: float = 0.0,
 ) -> tf.data.Dataset:
-    """(image, one-hot) batches, decoded once and kept in memory; shuffled each epoch when seeded."""
+    """(image, one-hot) batches, decoded once and kept in memory; shuffled each epoch when seeded.
+    With `mixup` (alpha), each image and its label are blended with another of the batch's, by a
+    weight drawn from Beta(alpha, alpha) (Zhang et al. 2018): soft targets between classes."""
     dataset = tf.data.Dataset.zip(
         decoded_images(paths, size), tf.data.Dataset.from_tensor_slices(one_hot(labels, classes))
     ).cache()
     if seed is not None:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch)
+    if mixup:
+        blend = keras.layers.MixUp(mixup, seed=seed, dtype="float32")  # pixels stay float32 under bfloat16
+
+        def mixed(images: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            both = blend({"images": images, "labels": targets})
+            return both["images"], both["labels"]
+
+        dataset = dataset.map(mixed)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class EpochViews:
