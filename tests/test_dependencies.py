@@ -100,6 +100,19 @@ def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline:
         params.write_text(original)
 
 
+def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: Path) -> None:
+    """Mixup blends batches while training; the cached views never see it."""
+    params = pipeline / "params.yaml"
+    original = params.read_text()
+    try:
+        write_params(params, {**SETTINGS, "augment.mixup": 0.2, "train.finetune_epochs": 1})
+        assert "features" not in changed(pipeline)
+        write_params(params, {**SETTINGS, "augment.erasing": 0.5})
+        assert "features" in changed(pipeline)
+    finally:
+        params.write_text(original)
+
+
 def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     image = pipeline / "data/sample/happy/happy_000.jpg"
     with Image.open(image) as opened:
