@@ -28,8 +28,8 @@ def forward_throughput(image_size: int, precision: str, batch: int = 32, batches
     """Images per second through the frozen VGG16 on random pixels, after one warm-up batch."""
     import tensorflow as tf
 
-    from emotion_pipeline.model import build_vgg16, feature_extractor
-    from emotion_pipeline.runtime import set_precision
+    from emotion_pipeline.model.network import build_vgg16, feature_extractor
+    from emotion_pipeline.model.runtime import set_precision
 
     set_precision(precision)
     extractor = feature_extractor(build_vgg16(None, image_size), image_size)

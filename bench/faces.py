@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 from project_copy import copy_project, figures, timed
 
-from emotion_pipeline.faces import FaceSettings, detect, settings_config, warm_up
-from emotion_pipeline.folders import find_images
-from emotion_pipeline.images import ImageError, load_photo
+from emotion_pipeline.data.faces import FaceSettings, detect, settings_config, warm_up
+from emotion_pipeline.data.folders import find_images
+from emotion_pipeline.data.images import ImageError, load_photo
 
 ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to 1200 x 830
 REQUESTS = 20
@@ -64,8 +64,8 @@ def census(data: Path) -> None:
 
 def api_latency(data: Path, image_size: int) -> None:
     """p50 of `/api/predict` for a 1-megapixel photo, whole-image model against face model."""
-    from emotion_pipeline.model import assemble, build_head, build_vgg16
-    from emotion_pipeline.webapp import create_app
+    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+    from emotion_pipeline.serving.webapp import create_app
 
     buffer = io.BytesIO()
     with Image.open(data / ONE_MEGAPIXEL_PHOTO) as photo:
@@ -97,8 +97,8 @@ def fer_base_layout(model: Path) -> tuple[int, bool, float]:
     """A FER2013 classifier's input size, whether its VGG16 has BatchNormalization, and its width
     multiplier: the runs on its base take all three (`image_size`, `model.batch_norm`,
     `model.width_multiplier`)."""
-    from emotion_pipeline.model import load_classifier
-    from emotion_pipeline.weights import has_batch_norm, width_multiplier
+    from emotion_pipeline.model.network import load_classifier
+    from emotion_pipeline.model.weights import has_batch_norm, width_multiplier
 
     classifier, _, size = load_classifier(model)
     base = classifier.get_layer("vgg16")

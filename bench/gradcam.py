@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_pipeline.explain import GradCam
-from emotion_pipeline.model import assemble, build_head, build_vgg16
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+from emotion_pipeline.serving.explain import GradCam
+from emotion_pipeline.serving.predict import Classifier
 
 
 def random_classifier(folder: Path) -> Path:

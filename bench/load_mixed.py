@@ -164,7 +164,7 @@ def serving(model: Path, threads: int, startup_timeout: float) -> Iterator[Serve
     """`emotion serve` on a free loopback port, answering; terminated whatever happens."""
     port = free_port()
     with tempfile.TemporaryFile("w+") as log:
-        command = [sys.executable, "-m", "emotion_pipeline.cli", "serve", "--model", str(model)]
+        command = [sys.executable, "-m", "emotion_pipeline.serving.cli", "serve", "--model", str(model)]
         command += ["--host", HOST, "--port", str(port), "--threads", str(threads)]
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         served = Server(port, psutil.Process(server.pid))

@@ -144,7 +144,7 @@ def main() -> int:
         parser.error(f"model file not found: {args.model}")
 
     port = free_port()
-    command = [sys.executable, "-m", "emotion_pipeline.cli", "serve", "--model", str(args.model)]
+    command = [sys.executable, "-m", "emotion_pipeline.serving.cli", "serve", "--model", str(args.model)]
     command += ["--host", HOST, "--port", str(port), "--threads", str(args.threads)]
     # The server's log (a queue-depth warning for every waiting request) is shown only on failure.
     with tempfile.TemporaryFile() as log:

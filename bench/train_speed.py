@@ -28,9 +28,9 @@ import numpy as np
 import yaml
 from recipes import FER_SETTINGS
 
-from emotion_pipeline.params import load_params
-from emotion_pipeline.runtime import resolve_precision, set_precision
-from emotion_pipeline.training import Network, compile_model
+from emotion_pipeline.core.params import load_params
+from emotion_pipeline.model.runtime import resolve_precision, set_precision
+from emotion_pipeline.training.trainer import Network, compile_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]

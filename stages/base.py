@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.model import build_vgg16
-from emotion_pipeline.params import stage_params
-from emotion_pipeline.runtime import seed_everything
-from emotion_pipeline.weights import WeightsUnavailable, load_base_weights, resolve_weights
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.model.network import build_vgg16
+from emotion_pipeline.model.runtime import seed_everything
+from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights, resolve_weights
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,10 +15,10 @@ import argparse
 import numpy as np
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.feature_cache import load_merged
-from emotion_pipeline.params import crossval_folds, stage_params
-from emotion_pipeline.splitting import SPLITS, read_split
-from emotion_pipeline.tables import write_json
+from emotion_pipeline.core.params import crossval_folds, stage_params
+from emotion_pipeline.core.tables import write_json
+from emotion_pipeline.data.splitting import SPLITS, read_split
+from emotion_pipeline.training.feature_cache import load_merged
 
 SCORES = ("accuracy", "macro_f1")
 
@@ -45,11 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     # TensorFlow only now: when the stage is off it costs no import, which every run would pay.
     from sklearn.model_selection import StratifiedKFold
 
-    from emotion_pipeline.data import one_hot
-    from emotion_pipeline.metrics import classification_metrics
-    from emotion_pipeline.model import build_head
-    from emotion_pipeline.runtime import seed_everything, set_precision
-    from emotion_pipeline.training import EpochViews, Network, Trainer, class_weights, finetune, image_batches
+    from emotion_pipeline.model.metrics import classification_metrics
+    from emotion_pipeline.model.network import build_head
+    from emotion_pipeline.model.runtime import seed_everything, set_precision
+    from emotion_pipeline.training.pipelines import one_hot
+    from emotion_pipeline.training.trainer import (
+        EpochViews,
+        Network,
+        Trainer,
+        class_weights,
+        finetune,
+        image_batches,
+    )
 
     set_precision(params["precision"])
     parts = [load_merged(args.features_dir, name) for name in SPLITS]

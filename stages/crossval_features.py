@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.feature_cache import load_merged, save_features
-from emotion_pipeline.params import crossval_folds, stage_params
-from emotion_pipeline.splitting import SPLITS, read_split
-from emotion_pipeline.tables import write_json
+from emotion_pipeline.core.params import crossval_folds, stage_params
+from emotion_pipeline.core.tables import write_json
+from emotion_pipeline.data.splitting import SPLITS, read_split
+from emotion_pipeline.training.feature_cache import load_merged, save_features
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if not folds:
         print("crossval_features: off (crossval.folds < 2)")
         return 0
-    from emotion_pipeline.features import Extractor
+    from emotion_pipeline.training.features import Extractor
 
     extractor = Extractor(params, args.base)
     print(f"crossval_features: {extractor}")

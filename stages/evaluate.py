@@ -11,17 +11,17 @@ import sys
 import numpy as np
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.calibration import apply_temperature, calibration_metrics
-from emotion_pipeline.explain import GradCam
-from emotion_pipeline.faces import NO_FACE
-from emotion_pipeline.metrics import classification_metrics
-from emotion_pipeline.model import temperature_of
-from emotion_pipeline.overlays import save_heatmaps
-from emotion_pipeline.params import stage_params
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.progress import Progress
-from emotion_pipeline.splitting import read_sources, read_split
-from emotion_pipeline.tables import table, write_json, write_table
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.core.progress import Progress
+from emotion_pipeline.core.tables import table, write_json, write_table
+from emotion_pipeline.data.faces import NO_FACE
+from emotion_pipeline.data.splitting import read_sources, read_split
+from emotion_pipeline.model.calibration import apply_temperature, calibration_metrics
+from emotion_pipeline.model.metrics import classification_metrics
+from emotion_pipeline.model.network import temperature_of
+from emotion_pipeline.serving.explain import GradCam
+from emotion_pipeline.serving.overlays import save_heatmaps
+from emotion_pipeline.serving.predict import Classifier
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.faces import (
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.core.progress import Progress
+from emotion_pipeline.core.tables import read_table, table, write_atomic, write_json, write_table
+from emotion_pipeline.data.faces import (
     NO_FACE,
     SETTINGS_FILE,
     FaceSettings,
@@ -27,11 +30,8 @@ from emotion_pipeline.faces import (
     settings_config,
     settings_from,
 )
-from emotion_pipeline.images import ImageError, load_photo
-from emotion_pipeline.params import stage_params
-from emotion_pipeline.progress import Progress
-from emotion_pipeline.splitting import SPLIT_COLUMNS, SPLITS, class_counts, content_hash
-from emotion_pipeline.tables import read_table, table, write_atomic, write_json, write_table
+from emotion_pipeline.data.images import ImageError, load_photo
+from emotion_pipeline.data.splitting import SPLIT_COLUMNS, SPLITS, class_counts, content_hash
 
 COPIED = (*(f"{name}.csv" for name in SPLITS), "counts.json", "skipped.csv")
 FACE_COLUMNS = ("path", "label", "faces", "face", "x0", "y0", "x1", "y1", "confidence")

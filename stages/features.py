@@ -12,9 +12,9 @@ import argparse
 import numpy as np
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.feature_cache import SplitFeatures, save_features
-from emotion_pipeline.params import stage_params, trains_online
-from emotion_pipeline.splitting import read_split
+from emotion_pipeline.core.params import stage_params, trains_online
+from emotion_pipeline.data.splitting import read_split
+from emotion_pipeline.training.feature_cache import SplitFeatures, save_features
 
 CACHED = ("train", "val")  # views of the training images, plain features of the validation images
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             save_features(args.out_dir, name, SplitFeatures(np.asarray(labels, dtype=str)))
         print("features: training runs online (train.mode or train.trainable_base): no features cached")
         return 0
-    from emotion_pipeline.features import Extractor
+    from emotion_pipeline.training.features import Extractor
 
     extractor = Extractor(params, args.base)
     print(f"features: {extractor}")

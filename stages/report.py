@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.overlays import load_heatmaps
-from emotion_pipeline.params import stage_params
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.core.tables import read_json
 from emotion_pipeline.report import faces, figures, grid, inputs, page, reliability
-from emotion_pipeline.tables import read_json
+from emotion_pipeline.serving.overlays import load_heatmaps
 
 FIGURES = {
     "Training curves": "training_curves.png",

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.params import stage_params
-from emotion_pipeline.sample import generate_sample
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.data.synthetic import generate_sample
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,11 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.folders import class_folders, find_images
-from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.params import stage_params
-from emotion_pipeline.progress import Progress
-from emotion_pipeline.splitting import (
+from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.core.progress import Progress
+from emotion_pipeline.core.tables import table, write_json, write_table
+from emotion_pipeline.data.folders import class_folders, find_images
+from emotion_pipeline.data.images import ImageError, load_image
+from emotion_pipeline.data.splitting import (
     SPLIT_COLUMNS,
     SPLITS,
     SplitError,
@@ -24,7 +25,6 @@ from emotion_pipeline.splitting import (
     content_hash,
     stratified_split,
 )
-from emotion_pipeline.tables import table, write_json, write_table
 
 CHECK_SIZE = 8  # decoding at a tiny size proves the file is readable without keeping pixels
 

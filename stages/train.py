@@ -12,20 +12,20 @@ import numpy as np
 from dvclive import Live
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.calibration import (
+from emotion_pipeline.core.params import stage_params, trains_online
+from emotion_pipeline.data.faces import read_settings, settings_config
+from emotion_pipeline.data.splitting import read_split
+from emotion_pipeline.model.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
 )
-from emotion_pipeline.data import one_hot
-from emotion_pipeline.faces import read_settings, settings_config
-from emotion_pipeline.feature_cache import load_features
-from emotion_pipeline.model import with_temperature
-from emotion_pipeline.params import stage_params, trains_online
-from emotion_pipeline.runtime import distribution_strategy, seed_everything, set_precision
-from emotion_pipeline.splitting import read_split
-from emotion_pipeline.training import (
+from emotion_pipeline.model.network import with_temperature
+from emotion_pipeline.model.runtime import distribution_strategy, seed_everything, set_precision
+from emotion_pipeline.training.feature_cache import load_features
+from emotion_pipeline.training.pipelines import one_hot
+from emotion_pipeline.training.trainer import (
     EpochViews,
     Network,
     Trainer,

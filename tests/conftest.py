@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 if TYPE_CHECKING:  # importing it loads TensorFlow: only the tests that need a model pay for it
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
 CLASSES = ["angry", "happy", "sad"]
 TINY_IMAGE_SIZE = 32
@@ -38,7 +38,7 @@ WEB_EMOTIONS = repository_root().parent / "shared/datasets/web-emotions"
 def tiny_classifier(path: Path, faces: dict | None = None) -> Path:
     """A randomly initialised VGG16 classifier at 32x32, saved: the real architecture, fast to build
     and run; with `faces`, one that looks for faces with those settings."""
-    from emotion_pipeline.model import assemble, build_head, build_vgg16
+    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 
     base = build_vgg16(None, TINY_IMAGE_SIZE)
     head = build_head(base.output_shape[1:], CLASSES, 8, 0.0)
@@ -60,7 +60,7 @@ def face_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def face_classifier(face_model_path: Path) -> Classifier:
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
     return Classifier(face_model_path)
 
@@ -81,7 +81,7 @@ def photo() -> Callable[[str], Path]:
 @pytest.fixture(scope="session")
 def classifier(model_path: Path) -> Classifier:
     """The tiny model loaded once, shared by the web and CLI tests."""
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
     return Classifier(model_path)
 

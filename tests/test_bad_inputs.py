@@ -37,13 +37,13 @@ from PIL import EpsImagePlugin
 from project import load_stage, write_params
 
 import emotion_pipeline
-from emotion_pipeline import images
-from emotion_pipeline.folders import find_images, is_hidden
-from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.splitting import MIN_PER_CLASS, SPLITS
+from emotion_pipeline.data import images
+from emotion_pipeline.data.folders import find_images, is_hidden
+from emotion_pipeline.data.images import ImageError, load_image
+from emotion_pipeline.data.splitting import MIN_PER_CLASS, SPLITS
 
 if TYPE_CHECKING:  # importing it loads TensorFlow: only the CLI and web tests pay for it
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
 SIZE = 32
 FILES = corpus_files()
@@ -158,7 +158,7 @@ def test_other_formats_are_refused_unparsed(monkeypatch: pytest.MonkeyPatch, dat
 MEASURE_DECODE = """
 import json, resource, sys
 from corpus import uniform_png
-from emotion_pipeline.images import load_image
+from emotion_pipeline.data.images import load_image
 data = uniform_png(10_000, 10_000, 16)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 array = load_image(data, 32)
@@ -295,7 +295,7 @@ def test_failed_split_leaves_the_previous_outputs_untouched(split_stage: ModuleT
 def test_cli_predict_reports_each_bad_file_once_and_predicts_the_rest(
     capsys: pytest.CaptureFixture[str], corpus: tuple[Path, dict[str, Expectation]], model_path: Path
 ) -> None:
-    from emotion_pipeline.cli import main
+    from emotion_pipeline.serving.cli import main
 
     root, expected = corpus
     status = main(["predict", str(root), "--model", str(model_path), "--format", "csv"])
@@ -317,7 +317,7 @@ def test_cli_predict_reports_each_bad_file_once_and_predicts_the_rest(
 
 
 def test_web_answers_400_json_for_bad_files_and_200_for_good(classifier: Classifier) -> None:
-    from emotion_pipeline.webapp import create_app
+    from emotion_pipeline.serving.webapp import create_app
 
     client = create_app(classifier).test_client()
     for relative, (data, expectation) in FILES.items():

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.webapp import create_app, make_server
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.serving.webapp import create_app, make_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

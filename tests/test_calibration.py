@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from emotion_pipeline.calibration import (
+from emotion_pipeline.model.calibration import (
     apply_temperature,
     brier_score,
     calibration_metrics,
@@ -18,7 +18,7 @@ from emotion_pipeline.calibration import (
     negative_log_likelihood,
     reliability,
 )
-from emotion_pipeline.model import load_classifier, temperature_of, with_temperature
+from emotion_pipeline.model.network import load_classifier, temperature_of, with_temperature
 
 WEIGHTS = np.array([[1.5, -1.0, 0.0], [0.0, 1.2, -1.5]])
 

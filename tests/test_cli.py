@@ -22,8 +22,8 @@ from PIL import Image
 from processes import wait_until
 from project import write_params
 
-from emotion_pipeline.cli import main
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.serving.cli import main
+from emotion_pipeline.serving.predict import Classifier
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ def test_info_prints_devices_precision_versions_and_whether_params_are_valid(
 ) -> None:
     from importlib import metadata
 
-    from emotion_pipeline.runtime import auto_precision
+    from emotion_pipeline.model.runtime import auto_precision
 
     monkeypatch.chdir(tmp_path)
     status, out, err = run(capsys, "info")

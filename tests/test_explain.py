@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emotion_pipeline.explain import GradCam, class_index
-from emotion_pipeline.images import load_image
-from emotion_pipeline.model import assemble, build_head
-from emotion_pipeline.overlays import display_image, output_paths, overlay
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.data.images import load_image
+from emotion_pipeline.model.network import assemble, build_head
+from emotion_pipeline.serving.explain import GradCam, class_index
+from emotion_pipeline.serving.overlays import display_image, output_paths, overlay
+from emotion_pipeline.serving.predict import Classifier
 
 SIZE = 64
 SQUARE = ["plain", "square"]

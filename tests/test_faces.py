@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from project import ROOT, load_stage, write_params
 
-from emotion_pipeline import faces as faces_module
-from emotion_pipeline.cli import main
-from emotion_pipeline.faces import (
+from emotion_pipeline.core.tables import read_json, read_table, table, write_json, write_table
+from emotion_pipeline.data import faces as faces_module
+from emotion_pipeline.data.faces import (
     DETECT_PIXELS,
     MAX_FACES,
     FaceSettings,
@@ -35,11 +35,11 @@ from emotion_pipeline.faces import (
     detect,
     frame,
 )
-from emotion_pipeline.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.splitting import SPLIT_COLUMNS, content_hash
-from emotion_pipeline.tables import read_json, read_table, table, write_json, write_table
-from emotion_pipeline.webapp import create_app
+from emotion_pipeline.data.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
+from emotion_pipeline.data.splitting import SPLIT_COLUMNS, content_hash
+from emotion_pipeline.serving.cli import main
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.serving.webapp import create_app
 
 ONE = "Angry/YdGPmBa6UZj8pxM95T2ADA-320-80.jpg"  # one face
 TWO = "Angry/images18.jpg"  # two faces
@@ -160,7 +160,7 @@ def test_photos_decode_at_full_size_and_huge_ones_within_the_byte_budget(photo) 
     script = (
         "import json, resource\n"
         "from corpus import uniform_png\n"
-        "from emotion_pipeline.images import load_photo\n"
+        "from emotion_pipeline.data.images import load_photo\n"
         "data = uniform_png(10_000, 10_000, 16)\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "photo = load_photo(data)\n"

@@ -15,11 +15,11 @@ import pytest
 from conftest import WEB_EMOTIONS
 from project import copy_project, run, write_params
 
-from emotion_pipeline.faces import FaceSettings, crop, detect
-from emotion_pipeline.images import load_photo, to_array
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.tables import read_table
-from emotion_pipeline.webapp import create_app
+from emotion_pipeline.core.tables import read_table
+from emotion_pipeline.data.faces import FaceSettings, crop, detect
+from emotion_pipeline.data.images import load_photo, to_array
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.serving.webapp import create_app
 
 PHOTOS = {  # 8 per class: 17 with one face, 2 with several (2 and 6), 5 without
     "Angry": [

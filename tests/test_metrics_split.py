@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score
 
-from emotion_pipeline.metrics import classification_metrics
-from emotion_pipeline.splitting import SplitError, class_counts, split_counts, stratified_split
+from emotion_pipeline.data.splitting import SplitError, class_counts, split_counts, stratified_split
+from emotion_pipeline.model.metrics import classification_metrics
 
 CLASSES = ["angry", "happy", "sad"]
 
@@ -79,7 +79,7 @@ def test_split_refuses_what_it_cannot_stratify(counts: dict[str, int], message: 
 
 def test_params_read_exponent_floats(tmp_path) -> None:
     """`dvc exp run -S train.finetune_learning_rate=0.00001` writes `1e-05` into params.yaml."""
-    from emotion_pipeline.params import read_yaml
+    from emotion_pipeline.core.params import read_yaml
 
     path = tmp_path / "params.yaml"
     path.write_text("lr: 1e-05\nother: 1.0e-5\nsmall: -2E+3\nname: 1e5x\nversion: '1e-05'\nepochs: 20\n")

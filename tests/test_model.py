@@ -14,11 +14,11 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 from PIL import Image
 
-from emotion_pipeline.images import load_image
-from emotion_pipeline.model import BGR_MEAN, assemble, build_head, build_vgg16, load_classifier
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.views import build_augmentation
-from emotion_pipeline.weights import WeightsUnavailable, fetch_imagenet_weights
+from emotion_pipeline.data.images import load_image
+from emotion_pipeline.model.network import BGR_MEAN, assemble, build_head, build_vgg16, load_classifier
+from emotion_pipeline.model.views import build_augmentation
+from emotion_pipeline.model.weights import WeightsUnavailable, fetch_imagenet_weights
+from emotion_pipeline.serving.predict import Classifier
 
 CLASSES = ["angry", "happy", "sad"]
 AUGMENT = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from project import ROOT, load_stage, params_with, write_params
 
-from emotion_pipeline.params import ParamsError, check_params, load_params
+from emotion_pipeline.core.params import ParamsError, check_params, load_params
 
 # The bad values that used to end in tracebacks or silent wrong runs, and the line each gives now.
 BAD = {

@@ -17,8 +17,8 @@ from PIL import Image
 from processes import queue_workers, stopped_queue, wait_until
 from project import copy_project, run, tool_env
 
-from emotion_pipeline.overlays import load_heatmaps
-from emotion_pipeline.tables import read_table
+from emotion_pipeline.core.tables import read_table
+from emotion_pipeline.serving.overlays import load_heatmaps
 
 OFFLINE = [
     *("-S", "data.dir=data/sample", "-S", "model.weights=none"),

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.splitting import MIN_PER_CLASS, SPLITS, stratified_split
+from emotion_pipeline.data.images import ImageError, load_image
+from emotion_pipeline.data.splitting import MIN_PER_CLASS, SPLITS, stratified_split
 
 # Same examples on every run and machine, no example database: a red test is red everywhere.
 DETERMINISTIC = settings(

@@ -15,11 +15,17 @@ from PIL import Image
 from project import params_with
 from sklearn.metrics import f1_score
 
-from emotion_pipeline.model import assemble, build_head, build_vgg16, load_classifier
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
+from emotion_pipeline.model.views import TTA_SHIFT, RandomErasing, build_augmentation
 from emotion_pipeline.report.inputs import read_curve
-from emotion_pipeline.training import EpochViews, Trainer, image_batches, learning_rates, set_trainable_blocks
-from emotion_pipeline.views import TTA_SHIFT, RandomErasing, build_augmentation
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.training.trainer import (
+    EpochViews,
+    Trainer,
+    image_batches,
+    learning_rates,
+    set_trainable_blocks,
+)
 
 CLASSES = ["angry", "happy", "sad"]
 SIZE = 32

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from project import ROOT, load_stage, write_params
 
-from emotion_pipeline.feature_cache import load_features
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.data.splitting import read_split
 from emotion_pipeline.report.inputs import read_curve
-from emotion_pipeline.splitting import read_split
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.training.feature_cache import load_features
 
 SMALL = {
     **{

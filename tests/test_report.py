@@ -15,8 +15,8 @@ from matplotlib.colors import to_rgb
 from PIL import Image
 from project import load_stage, write_params
 
-from emotion_pipeline.overlays import save_heatmaps
 from emotion_pipeline.report import grid, inputs, reliability
+from emotion_pipeline.serving.overlays import save_heatmaps
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emotion_pipeline import runtime
+from emotion_pipeline.model import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,9 +25,9 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 import yaml
-from emotion_pipeline.model import assemble, build_head, build_vgg16
-from emotion_pipeline.runtime import distribution_strategy
-from emotion_pipeline.training import Trainer, image_batches, set_trainable_blocks
+from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+from emotion_pipeline.model.runtime import distribution_strategy
+from emotion_pipeline.training.trainer import Trainer, image_batches, set_trainable_blocks
 
 params = yaml.safe_load(open("params.yaml"))
 params["batch_size"] = 4

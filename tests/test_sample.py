@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from project import load_stage, write_params
 
-from emotion_pipeline.sample import CLASSES, generate_sample
+from emotion_pipeline.data.synthetic import CLASSES, generate_sample
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -89,13 +89,13 @@ def train(learned: Path, tmp_path: Path, changes: dict[str, object]) -> tuple[Pa
 
 
 def base_kernel(weights: Path, layer: str) -> np.ndarray:
-    from emotion_pipeline.model import build_vgg16
+    from emotion_pipeline.model.network import build_vgg16
 
     return build_vgg16(weights, SIZE).get_layer(layer).kernel.numpy()
 
 
 def trained_kernel(model: Path, layer: str) -> np.ndarray:
-    from emotion_pipeline.model import load_classifier
+    from emotion_pipeline.model.network import load_classifier
 
     return load_classifier(model)[0].get_layer("vgg16").get_layer(layer).kernel.numpy()
 
@@ -138,8 +138,8 @@ def test_early_stopping_ends_training_when_validation_loss_stops_improving(
 def test_class_weights_and_label_smoothing_train(learned: Path, tmp_path: Path) -> None:
     from sklearn.utils.class_weight import compute_class_weight
 
-    from emotion_pipeline.model import build_head
-    from emotion_pipeline.training import class_weights, compile_model
+    from emotion_pipeline.model.network import build_head
+    from emotion_pipeline.training.trainer import class_weights, compile_model
 
     _, losses = train(learned, tmp_path, {"train.class_weights": True, "train.label_smoothing": 0.1})
     assert len(losses) == 2 and all(np.isfinite(losses))
@@ -172,16 +172,16 @@ def crossval(
 def test_crossval_fine_tunes_each_fold_when_asked(
     learned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emotion_pipeline.training
+    import emotion_pipeline.training.trainer
 
-    tuned, original = [], emotion_pipeline.training.finetune
+    tuned, original = [], emotion_pipeline.training.trainer.finetune
 
     def recording(trainer: Any, network: Any, data: Any, validation: Any = None) -> None:
         before = network.base.get_layer("block5_conv3").kernel.numpy()
         original(trainer, network, data, validation)
         tuned.append(not np.array_equal(before, network.base.get_layer("block5_conv3").kernel.numpy()))
 
-    monkeypatch.setattr(emotion_pipeline.training, "finetune", recording)
+    monkeypatch.setattr(emotion_pipeline.training.trainer, "finetune", recording)
     recipe = {"epochs": 10, "train.finetune_epochs": 1, "train.finetune_learning_rate": 1e-6}
     result = crossval(learned, tmp_path, {**recipe, "crossval.finetune": True})
     assert tuned == [True, True, True]  # every fold changed its last block
@@ -203,7 +203,7 @@ def test_crossval_refuses_image_lists_that_are_not_the_cached_ones(learned: Path
 def test_the_base_stage_saves_the_weights_file_it_is_given(tmp_path: Path) -> None:
     import keras
 
-    from emotion_pipeline.model import build_vgg16
+    from emotion_pipeline.model.network import build_vgg16
 
     keras.utils.set_random_seed(3)  # not the params' seed: a random init would not match
     given = tmp_path / "given.weights.h5"
@@ -218,7 +218,7 @@ def test_the_base_stage_saves_the_weights_file_it_is_given(tmp_path: Path) -> No
 def test_the_base_stage_copies_a_trained_classifiers_vgg16(model_path: Path, tmp_path: Path) -> None:
     """`model.weights` may name a classifier this pipeline trained (a FER2013 model at 48 px, say):
     its VGG16 layers become the base, whatever the run's image size (this one was trained at 32)."""
-    from emotion_pipeline.model import load_classifier
+    from emotion_pipeline.model.network import load_classifier
 
     params = write_params(tmp_path / "params.yaml", {"model.weights": str(model_path)})
     saved = tmp_path / "base.weights.h5"
@@ -231,8 +231,8 @@ def test_the_base_stage_copies_a_trained_classifiers_vgg16(model_path: Path, tmp
 def test_a_classifier_with_other_layers_is_refused(model_path: Path, tmp_path: Path) -> None:
     import keras
 
-    from emotion_pipeline.model import assemble, build_head, build_vgg16
-    from emotion_pipeline.weights import WeightsUnavailable, load_base_weights
+    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+    from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights
 
     full = build_vgg16(None)
     short = keras.Model(full.input, full.get_layer("block4_pool").output)  # as a base of another layout

@@ -17,9 +17,10 @@ from corpus import EPS, encode, noise, uniform_png
 from flask.testing import FlaskClient
 from PIL import Image
 
-from emotion_pipeline import images, webapp
-from emotion_pipeline.predict import Classifier
-from emotion_pipeline.webapp import MAX_UPLOAD_BYTES, RETRY_AFTER_SECONDS, create_app
+from emotion_pipeline.data import images
+from emotion_pipeline.serving import webapp
+from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.serving.webapp import MAX_UPLOAD_BYTES, RETRY_AFTER_SECONDS, create_app
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_pipeline.images import ImageError, load_image
-from emotion_pipeline.overlays import overlay
+from emotion_pipeline.data.images import ImageError, load_image
 from emotion_pipeline.report.figures import (
     BEST_COLOUR,
     CORRECT_COLOUR,
@@ -21,6 +20,7 @@ from emotion_pipeline.report.figures import (
     placeholder,
     save,
 )
+from emotion_pipeline.serving.overlays import overlay
 
 GRID_LIMIT = 24
 

@@ -5,24 +5,14 @@ Every reader tolerates its input being absent: a report with a gap beats no repo
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from emotion_pipeline.tables import read_table
-
-# Distribution names differ by platform (tensorflow-cpu on x86-64 Linux); the first installed wins.
-VERSION_PACKAGES: dict[str, tuple[str, ...]] = {
-    "TensorFlow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly"),
-    "Keras": ("keras",),
-    "DVC": ("dvc",),
-    "DVCLive": ("dvclive",),
-}
+from emotion_pipeline.core.tables import read_table
 
 
 @dataclass(frozen=True)
@@ -152,21 +142,3 @@ def data_hash(lock_path: str | Path, data_dir: str | None) -> str:
                 if dep.get(key):
                     return str(dep[key])
     return "unknown"
-
-
-def package_version(*names: str) -> str:
-    """The version of the first installed distribution among `names` (no import, so no TF start-up)."""
-    for name in names:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "not installed"
-
-
-def environment() -> dict[str, str]:
-    """Python and the versions of the libraries that shape training, evaluation and tracking."""
-    versions = {"Python": f"{platform.python_version()} ({platform.python_implementation()})"}
-    versions.update({label: package_version(*names) for label, names in VERSION_PACKAGES.items()})
-    versions["Platform"] = platform.platform(terse=True)
-    return versions

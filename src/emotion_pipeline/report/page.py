@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from emotion_pipeline.calibration import BINS
-from emotion_pipeline.report.faces import face_counts
-from emotion_pipeline.report.inputs import TrainingLog, best_epoch, environment
-from emotion_pipeline.tables import write_atomic
+from emotion_pipeline.core.environment import environment
+from emotion_pipeline.core.tables import write_atomic
+from emotion_pipeline.model.calibration import BINS
+from emotion_pipeline.report.face_census import face_counts
+from emotion_pipeline.report.inputs import TrainingLog, best_epoch
 
 SKIPPED_SHOWN = 5
 SCORES = ("precision", "recall", "f1")

@@ -9,7 +9,7 @@ from typing import Any
 
 from matplotlib.ticker import PercentFormatter
 
-from emotion_pipeline.calibration import BINS, reliability
+from emotion_pipeline.model.calibration import BINS, reliability
 from emotion_pipeline.report.figures import BEST_COLOUR, SPLIT_COLOURS, new_figure, placeholder, save
 
 AFTER_COLOUR = SPLIT_COLOURS["train"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from emotion_pipeline.images import load_image
+from emotion_pipeline.data.images import load_image
 
 
 def decoded_images(paths: Sequence[str], image_size: int) -> tf.data.Dataset:

@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emotion_pipeline.data import decoded_images
-from emotion_pipeline.feature_cache import SplitFeatures
-from emotion_pipeline.model import build_vgg16, feature_extractor
-from emotion_pipeline.progress import Progress
-from emotion_pipeline.runtime import seed_everything, set_precision
-from emotion_pipeline.views import build_augmentation
+from emotion_pipeline.core.progress import Progress
+from emotion_pipeline.model.network import build_vgg16, feature_extractor
+from emotion_pipeline.model.runtime import seed_everything, set_precision
+from emotion_pipeline.model.views import build_augmentation
+from emotion_pipeline.training.feature_cache import SplitFeatures
+from emotion_pipeline.training.pipelines import decoded_images
 
 
 def extract(

@@ -25,8 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from emotion_pipeline.overlays import data_url, heatmap_colours
-from emotion_pipeline.views import TestTimeViews, ViewMean
+from emotion_pipeline.model.views import TestTimeViews, ViewMean
+from emotion_pipeline.serving.overlays import data_url, heatmap_colours
 
 LAST_CONV = "block5_conv3"  # VGG16's last convolution, inside the classifier's `vgg16` base
 VIEWS = (TestTimeViews, ViewMean)

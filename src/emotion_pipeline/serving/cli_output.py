@@ -9,16 +9,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from emotion_pipeline.faces import NO_FACE
+from emotion_pipeline.data.faces import NO_FACE
 
 if TYPE_CHECKING:
-    from emotion_pipeline.predict import Classifier, ImageAnswer
+    from emotion_pipeline.serving.predict import Classifier, ImageAnswer
 
 
 def rows_of(classifier: Classifier, answer: ImageAnswer) -> list[dict[str, Any]]:
     """An image's output rows: one per face where the model looks for faces (`no face found` where
     there is none), else one for the image."""
-    from emotion_pipeline.predict import labelled
+    from emotion_pipeline.serving.predict import labelled
 
     image = {"label": None, "probabilities": None}
     if answer.probabilities is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emotion_pipeline.images import ImageError, load_image
+from emotion_pipeline.data.images import ImageError, load_image
 from emotion_pipeline.report.figures import new_figure, placeholder, save
 
 FOUND = ("no face", "one face", "several faces")

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from emotion_pipeline.images import Box, load_image, load_photo, to_array
-from emotion_pipeline.tables import read_json
+from emotion_pipeline.core.tables import read_json
+from emotion_pipeline.data.images import Box, load_image, load_photo, to_array
 
 MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
 MARGIN = 0.1  # FER2013's framing: its faces fill the 48 px frame about as MTCNN's boxes are tall

@@ -18,9 +18,9 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.utils import standardize_metric_name
 
-from emotion_pipeline.data import decoded_images, one_hot
-from emotion_pipeline.model import assemble, build_head, build_vgg16
-from emotion_pipeline.views import build_augmentation
+from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+from emotion_pipeline.model.views import build_augmentation
+from emotion_pipeline.training.pipelines import decoded_images, one_hot
 
 LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
 SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better

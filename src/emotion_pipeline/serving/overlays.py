@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
-from emotion_pipeline.images import Box, to_rgb
+from emotion_pipeline.data.images import Box, to_rgb
 
 OPACITY = 0.6  # of the colour where the heat is highest; where there is none the image shows as it is
 COLOURS = colormaps["jet"]  # blue (little) to red (most)

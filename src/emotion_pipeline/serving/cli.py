@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.cli_output import FORMATS, rows_of
-from emotion_pipeline.folders import expand_paths
+from emotion_pipeline.data.folders import expand_paths
+from emotion_pipeline.serving.cli_output import FORMATS, rows_of
 
 if TYPE_CHECKING:
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
 DEFAULT_MODEL = Path("models/model.keras")
 
@@ -39,7 +39,7 @@ def load(model_path: Path) -> Classifier:
     """
     if not model_path.is_file():
         raise CommandError(f"model file not found: {model_path} (run `dvc repro` to train one)")
-    from emotion_pipeline.predict import Classifier
+    from emotion_pipeline.serving.predict import Classifier
 
     try:
         return Classifier(model_path)
@@ -53,7 +53,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     line and exit status 1, the rest still run."""
     files, problems = expand_paths(args.paths)
     classifier = load(args.model)
-    from emotion_pipeline.progress import Progress
+    from emotion_pipeline.core.progress import Progress
 
     progress = (
         Progress("predict:", len(files)) if sys.stderr.isatty() and len(files) > args.batch_size else None
@@ -72,7 +72,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score the model on a folder of class folders and print the metrics as JSON. A face model
     scores each image by its largest face; images without one are listed under `no_face` when it
     skips them."""
-    from emotion_pipeline.folders import class_folders, find_images
+    from emotion_pipeline.data.folders import class_folders, find_images
 
     try:
         candidates, ignored = find_images(args.dir)
@@ -81,8 +81,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not candidates:
         raise CommandError(f"no files found in class folders under {args.dir}")
     classifier = load(args.model)
-    from emotion_pipeline.metrics import classification_metrics
-    from emotion_pipeline.progress import Progress
+    from emotion_pipeline.core.progress import Progress
+    from emotion_pipeline.model.metrics import classification_metrics
 
     by_name = {name.lower(): name for name in classifier.classes}
     unknown = [folder.name for folder in class_folders(args.dir) if folder.name.lower() not in by_name]
@@ -119,10 +119,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     classifier = load(args.model)
     from PIL import Image
 
-    from emotion_pipeline.explain import GradCam, class_index
-    from emotion_pipeline.faces import NO_FACE
-    from emotion_pipeline.images import ImageError
-    from emotion_pipeline.overlays import display_image, output_paths, overlay
+    from emotion_pipeline.data.faces import NO_FACE
+    from emotion_pipeline.data.images import ImageError
+    from emotion_pipeline.serving.explain import GradCam, class_index
+    from emotion_pipeline.serving.overlays import display_image, output_paths, overlay
 
     try:
         index = class_index(classifier.classes, args.class_name)
@@ -164,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     classifier = load(args.model)
-    from emotion_pipeline.webapp import create_app, make_server
+    from emotion_pipeline.serving.webapp import create_app, make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -179,9 +179,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     """What training here would run with: the devices, what `precision: auto` becomes and why, the
     versions, and, where the working directory has a params.yaml, whether every stage accepts it."""
-    from emotion_pipeline.params import ParamsError, load_params
-    from emotion_pipeline.report.inputs import environment
-    from emotion_pipeline.runtime import auto_precision, device_lines
+    from emotion_pipeline.core.environment import environment
+    from emotion_pipeline.core.params import ParamsError, load_params
+    from emotion_pipeline.model.runtime import auto_precision, device_lines
 
     for line in device_lines():
         print(f"device: {line}")

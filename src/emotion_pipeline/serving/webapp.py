@@ -19,10 +19,10 @@ from flask import Flask, Request, Response, jsonify, render_template, request
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from emotion_pipeline.explain import GradCam, class_index, heatmap_answer
-from emotion_pipeline.faces import warm_up
-from emotion_pipeline.images import Busy, ImageError
-from emotion_pipeline.predict import Classifier
+from emotion_pipeline.data.faces import warm_up
+from emotion_pipeline.data.images import Busy, ImageError
+from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
+from emotion_pipeline.serving.predict import Classifier
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a

@@ -64,7 +64,7 @@ def has_batch_norm(model: keras.Model) -> bool:
 
 def width_multiplier(model: keras.Model) -> float:
     """A VGG16 base's filters per convolution as a fraction of VGG16's (`model.width_multiplier`)."""
-    from emotion_pipeline.model import VGG16_BLOCKS
+    from emotion_pipeline.model.network import VGG16_BLOCKS
 
     return model.get_layer("block1_conv1").filters / VGG16_BLOCKS[0][0]
 
@@ -84,7 +84,7 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
     if source.suffix != ".keras":
         base.load_weights(str(source))
         return
-    from emotion_pipeline.model import load_classifier
+    from emotion_pipeline.model.network import load_classifier
 
     try:
         trained = load_classifier(source)[0].get_layer("vgg16")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_pipeline.tables import read_table
+from emotion_pipeline.core.tables import read_table
 
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("path", "label", "md5")

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from emotion_pipeline.explain import GradCam, Heatmaps
-from emotion_pipeline.faces import Framed, frame, settings_from
-from emotion_pipeline.images import Box, ImageError
-from emotion_pipeline.model import load_classifier, saved_faces, trained_precision
-from emotion_pipeline.progress import Progress
+from emotion_pipeline.core.progress import Progress
+from emotion_pipeline.data.faces import Framed, frame, settings_from
+from emotion_pipeline.data.images import Box, ImageError
+from emotion_pipeline.model.network import load_classifier, saved_faces, trained_precision
+from emotion_pipeline.serving.explain import GradCam, Heatmaps
 
 
 @dataclass(frozen=True)
