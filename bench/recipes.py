@@ -45,7 +45,7 @@ FER_SETTINGS = [
     "train.label_smoothing=0.1",
     "train.select=val_macro_f1",
     "train.calibrate=true",
-    "evaluate.tta=true",
+    "train.tta=true",
 ]
 FER = [arg for setting in FER_SETTINGS for arg in ("-S", setting)]
 

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer = Trainer(params, weights=weights)
         trainer.fit(head, EpochViews(views[fit_on], targets, batch, epochs, seed + fold), None, epochs, rate)
         if network:
-            mixup = params["augment"]["mixup"]
+            mixup = params["train"]["mixup"]
             images = image_batches(paths[fit_on], labels[fit_on], classes, size, batch, seed + fold, mixup)
             finetune(trainer, network, images)
             held = image_batches(paths[held_out], labels[held_out], classes, size, batch, None)

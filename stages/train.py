@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     batch = params["batch_size"]  # image datasets are lazy: nothing is decoded unless a phase uses them
     online_data = (
-        image_batches(train_paths, train_labels, classes, size, batch, seed, params["augment"]["mixup"]),
+        image_batches(train_paths, train_labels, classes, size, batch, seed, params["train"]["mixup"]),
         image_batches(val_paths, val_labels, classes, size, batch, None),
     )
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if train["finetune_epochs"]:
             print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
             finetune(trainer, network, *online_data)
-        if params["evaluate"]["tta"]:  # the same trained layers, answering the mean over the views
+        if params["train"]["tta"]:  # the same trained layers, answering the mean over the views
             model = network.model(tta=True, faces=faces)
     if train["calibrate"]:
         model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))

@@ -116,7 +116,7 @@ def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: 
     params = pipeline / "params.yaml"
     original = params.read_text()
     try:
-        write_params(params, {**SETTINGS, "augment.mixup": 0.2, "train.finetune_epochs": 1})
+        write_params(params, {**SETTINGS, "train.mixup": 0.2, "train.finetune_epochs": 1})
         assert "features" not in changed(pipeline)
         write_params(params, {**SETTINGS, "augment.erasing": 0.5})
         assert "features" in changed(pipeline)

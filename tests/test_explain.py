@@ -75,7 +75,7 @@ def test_saved_vgg16_classifier_explains_block5_conv3(classifier: Classifier) ->
 
 
 def test_a_model_with_test_time_views_is_explained_on_the_image_itself(square_classifier: Classifier) -> None:
-    """With `evaluate.tta` the saved model averages views; its map is the plain image's, one per image."""
+    """With `train.tta` the saved model averages views; its map is the plain image's, one per image."""
     model = square_classifier.model
     base, head = model.get_layer("vgg16"), model.get_layer("head")
     averaged = assemble(base, head, SQUARE, SIZE, tta=True)

@@ -32,9 +32,9 @@ BAD = {
     "augment.rotation": (190, "augment.rotation = 190: input should be less than or equal to 180"),
     "augment.zoom": (1.0, "augment.zoom = 1.0: input should be less than 1"),
     "augment.erasing": (1.5, "augment.erasing = 1.5: input should be less than or equal to 1"),
-    "evaluate.tta": ("on", "evaluate.tta = 'on': input should be a valid boolean"),
+    "train.tta": ("on", "train.tta = 'on': input should be a valid boolean"),
     "model.width_multiplier": (0, "model.width_multiplier = 0: input should be greater than 0"),
-    "augment.mixup": (2, "augment.mixup = 2: input should be less than or equal to 1"),
+    "train.mixup": (2, "train.mixup = 2: input should be less than or equal to 1"),
     # Faces (issue 9).
     "faces.fallback": ("pad", "faces.fallback = 'pad': input should be 'whole' or 'skip'"),
     "faces.margin": (-0.1, "faces.margin = -0.1: input should be greater than or equal to 0"),
@@ -80,25 +80,25 @@ def test_a_narrower_vgg16_asks_for_batch_norm() -> None:
 
 def test_mixup_asks_for_images_to_train_on() -> None:
     with pytest.raises(ParamsError) as caught:
-        check_params(params_with({"augment.mixup": 0.2}))
+        check_params(params_with({"train.mixup": 0.2}))
     assert str(caught.value) == (
-        "params.yaml: augment.mixup = 0.2: mixup blends images, and here only cached features train: "
+        "params.yaml: train.mixup = 0.2: mixup blends images, and here only cached features train: "
         "set train.mode=online, train.trainable_base=true or train.finetune_epochs"
     )
     for images in ({"train.mode": "online"}, {"train.trainable_base": True}, {"train.finetune_epochs": 2}):
-        assert check_params(params_with({"augment.mixup": 0.2, **images}))
+        assert check_params(params_with({"train.mixup": 0.2, **images}))
 
 
 def test_the_recipe_switches_are_off_by_default() -> None:
     params = load_params(ROOT / "params.yaml")
-    assert params["model"]["batch_norm"] is False and params["evaluate"] == {"tta": False}
+    assert params["model"]["batch_norm"] is False and params["train"]["tta"] is False
     assert params["model"]["width_multiplier"] == 1
-    assert {k: params["augment"][k] for k in ("rotation", "zoom", "erasing", "mixup")} == {
+    assert {k: params["augment"][k] for k in ("rotation", "zoom", "erasing")} == {
         "rotation": 0,
         "zoom": 0,
         "erasing": 0,
-        "mixup": 0,
     }
+    assert params["train"]["mixup"] == 0
     switches = {k: params["train"][k] for k in ("optimizer", "weight_decay", "schedule", "select")}
     assert switches == {"optimizer": "adam", "weight_decay": 0, "schedule": "constant", "select": "last"}
 

@@ -22,17 +22,17 @@ SMALL = {
         "image_size": 32,
         "precision": "float32",
     },
-    **{"augment.views": 1, "batch_size": 16, "epochs": 2, "evaluate.tta": True, "model.batch_norm": True},
+    **{"augment.views": 1, "batch_size": 16, "epochs": 2, "train.tta": True, "model.batch_norm": True},
 }
 RECIPES = {
     "cached": {
         **{"train.select": "val_macro_f1", "train.schedule": "plateau", "train.finetune_epochs": 1},
-        **{"augment.rotation": 10, "augment.zoom": 0.1, "augment.erasing": 0.5, "augment.mixup": 0.2},
+        **{"augment.rotation": 10, "augment.zoom": 0.1, "augment.erasing": 0.5, "train.mixup": 0.2},
     },
     "online": {
         **{"train.trainable_base": True, "train.optimizer": "sgd", "train.schedule": "cosine"},
         **{"train.weight_decay": 0.0005, "train.early_stopping": 1, "train.select": "val_loss"},
-        "augment.mixup": 0.4,
+        "train.mixup": 0.4,
     },
 }
 

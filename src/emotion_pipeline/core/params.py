@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from emotion_pipeline.core.recipes import CONF, recipe_names
+
 # With both fractions at most 0.5, every class of at least MIN_PER_CLASS images keeps at least one
 # image in each of train, val and test (tests/test_properties.py checks it over all sizes).
 Fraction = Annotated[float, Field(gt=0, le=0.5)]
@@ -34,78 +36,133 @@ class _Section(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+def _(description: str) -> Any:
+    """A required field with its description: the schema is the one place a param is explained
+    (docs/params.md is generated from it)."""
+    return Field(description=description)
+
+
 class Data(_Section):
-    dir: Annotated[str, Field(min_length=1)]
-    test_fraction: Fraction
-    val_fraction: Fraction
+    """The dataset and its split (read by the split stage)."""
+
+    dir: Annotated[str, Field(min_length=1)] = _("a folder with one sub-folder of images per class")
+    test_fraction: Fraction = _("share of each class held out for the test split, drawn first")
+    val_fraction: Fraction = _("share of what the test split leaves, kept for validation")
 
 
 class Sample(_Section):
-    per_class: Count
-    size: Annotated[int, Field(ge=32, le=1024)]
-    seed: Count
+    """The sample stage's synthetic faces in data/generated (train on them with data.dir=data/generated)."""
+
+    per_class: Count = _("drawings of each class; 0 = off (an empty folder)")
+    size: Annotated[int, Field(ge=32, le=1024)] = _("pixels a side")
+    seed: Count = _("the drawings' seed")
 
 
 class Faces(_Section):
-    detect: bool
-    min_confidence: Annotated[float, Field(gt=0, le=1)]
-    margin: Annotated[float, Field(ge=0, le=1)]
-    fallback: Literal["whole", "skip"]
+    """Find faces in photos; train, evaluate and serve on the largest face's square crop."""
+
+    detect: bool = _("false: whole images, the report's way")
+    min_confidence: Annotated[float, Field(gt=0, le=1)] = _(
+        "MTCNN's confidence; below 0.9 about half of what it finds on web photos is not a face"
+    )
+    margin: Annotated[float, Field(ge=0, le=1)] = _(
+        "crop side = the face's larger side x (1 + 2 x margin); 0.1 frames faces as FER2013 does"
+    )
+    fallback: Literal["whole", "skip"] = _(
+        "no face found: whole (use the whole image) | skip (leave it out, listed in skipped.csv)"
+    )
 
 
 class Crossval(_Section):
-    folds: Count  # 0 (off) or at least 2: see check_params
-    finetune: bool
+    """k-fold scores of the head recipe over all images (the crossval stages)."""
+
+    folds: Count = _("k >= 2: stratified k-fold over all images (mean ± std); 0 = off")  # 1: check_params
+    finetune: bool = _("each fold also fine-tunes as train.finetune_* say (online: slow at 224 px)")
 
 
 class Augment(_Section):
-    width_shift: Shift
-    height_shift: Shift
-    horizontal_flip: bool
-    vertical_flip: bool
-    rotation: Annotated[float, Field(ge=0, le=180)]  # degrees
-    zoom: Shift
-    erasing: Chance
-    mixup: Annotated[float, Field(ge=0, le=1)]  # Beta(alpha, alpha)'s alpha
-    views: Positive
+    """Augmentation of training images only (the feature cache's views, or online batches)."""
+
+    width_shift: Shift = _("random horizontal shift, a fraction of the width")
+    height_shift: Shift = _("random vertical shift, a fraction of the height")
+    horizontal_flip: bool = _("random mirror images")
+    vertical_flip: bool = _("random upside-down images (off for faces: a smile becomes a frown)")
+    rotation: Annotated[float, Field(ge=0, le=180)] = _(
+        "random rotation up to this many degrees either way; 0 = off"
+    )
+    zoom: Shift = _("random zoom: 0.2 scales by 0.8 to 1.2; 0 = off")
+    erasing: Chance = _("probability of replacing a random rectangle of the image by noise; 0 = off")
+    views: Positive = _(
+        "augmented views of each training image in the feature cache; epoch e trains on view e mod views"
+    )
 
 
 class Model(_Section):
-    weights: Annotated[str, Field(min_length=1)]
-    batch_norm: bool
-    width_multiplier: Annotated[float, Field(gt=0, le=1)]
-    grayscale: bool
-    dense_units: Positive
-    dropout: Probability
-    learning_rate: Rate
+    """The network: VGG16's base and the report's head."""
+
+    weights: Annotated[str, Field(min_length=1)] = _(
+        "imagenet | none (random) | a VGG16 weights file | a classifier this pipeline trained (.keras)"
+    )
+    batch_norm: bool = _("BatchNormalization after each VGG16 convolution, to train from random weights")
+    width_multiplier: Annotated[float, Field(gt=0, le=1)] = _(
+        "VGG16's filters per convolution x this, with batch_norm: 0.5 trains ~3x faster"
+    )
+    grayscale: bool = _(
+        "grey pixels in all three channels, inside the model: for a base that learnt grey faces"
+    )
+    dense_units: Positive = _("units of the head's Dense layer")
+    dropout: Probability = _("dropout before the softmax")
+    learning_rate: Rate = _("the optimizer's (peak) learning rate")
 
 
 class Train(_Section):
-    mode: Literal["cached", "online"]
-    early_stopping: Count
-    class_weights: bool
-    label_smoothing: Probability
-    trainable_base: bool
-    finetune_epochs: Count
-    finetune_blocks: Annotated[int, Field(ge=1, le=5)]
-    finetune_learning_rate: Rate
-    optimizer: Literal["adam", "sgd"]
-    weight_decay: Annotated[float, Field(ge=0, lt=1)]
-    schedule: Literal["constant", "plateau", "cosine"]
-    select: Literal["last", "val_loss", "val_macro_f1"]
-    calibrate: bool
+    """How the train stage learns: the recipe switches, all off in the baseline."""
 
-
-class Evaluate(_Section):
-    tta: bool
+    mode: Literal["cached", "online"] = _(
+        "cached: the head learns from cached VGG16 features | online: augment through VGG16 every epoch"
+    )
+    early_stopping: Count = _(
+        "patience in epochs on select's metric (val_loss for last), its best epoch kept; 0 = off"
+    )
+    class_weights: bool = _("weight classes inversely to their frequency")
+    label_smoothing: Probability = _("share of each one-hot label spread over the other classes")
+    trainable_base: bool = _("train all of VGG16 too (for random weights); implies online")
+    finetune_epochs: Count = _("phase 2: unfreeze the last blocks of VGG16 and train on at a low rate")
+    finetune_blocks: Annotated[int, Field(ge=1, le=5)] = _("VGG16 blocks unfrozen in phase 2, from the top")
+    finetune_learning_rate: Rate = _("phase 2's learning rate")
+    optimizer: Literal["adam", "sgd"] = _("adam | sgd (Nesterov momentum 0.9)")
+    weight_decay: Annotated[float, Field(ge=0, lt=1)] = _(
+        "decoupled weight decay per step, scaled by the learning rate; 0 = off"
+    )
+    schedule: Literal["constant", "plateau", "cosine"] = _(
+        "constant | plateau (x0.75 after 5 epochs of no better val accuracy) | cosine, 1-epoch warm-up"
+    )
+    select: Literal["last", "val_loss", "val_macro_f1"] = _(
+        "weights kept: last | val_loss | val_macro_f1: the best epoch's, over both phases"
+    )
+    calibrate: bool = _(
+        "fit a temperature on the validation split: calibrated probabilities (ECE in metrics)"
+    )
+    tta: bool = _("test-time views saved in the model: it answers the mean over 6 (image, mirror, 4 shifts)")
+    mixup: Annotated[float, Field(ge=0, le=1)] = _(
+        "alpha of Beta(alpha, alpha): each training image blended with another, labels alike "
+        "(where images train); 0 = off"
+    )
 
 
 class Params(_Section):
-    epochs: Positive
-    batch_size: Positive
-    seed: Count
-    image_size: Annotated[int, Field(ge=32, le=1024)]  # VGG16 pools 5 times: 32 px is its minimum
-    precision: Literal["float32", "mixed_bfloat16", "auto"]
+    """Every param of the pipeline: composed by `dvc exp run` from conf/ (a recipe and `-S` overrides)."""
+
+    recipe: Annotated[str, Field(min_length=1)] = _("the recipe params.yaml was composed from (conf/recipe/)")
+    epochs: Positive = _("training epochs (phase 1)")
+    batch_size: Positive = _("images per training step (of all GPUs together)")
+    seed: Count = _("the split's, the initialisation's and the augmentation's seed")
+    image_size: Annotated[int, Field(ge=32, le=1024)] = _(
+        "pixels a side the network reads (VGG16 pools 5 times: 32 is its minimum)"
+    )
+    precision: Literal["float32", "mixed_bfloat16", "auto"] = _(
+        "float32 | mixed_bfloat16 | auto (bfloat16 where the CPU or GPU runs it fast)"
+    )
     data: Data
     sample: Sample
     faces: Faces
@@ -113,7 +170,6 @@ class Params(_Section):
     augment: Augment
     model: Model
     train: Train
-    evaluate: Evaluate
 
 
 class _Loader(yaml.SafeLoader):
@@ -147,6 +203,11 @@ def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any
         Params.model_validate(params)
     except ValidationError as error:
         raise ParamsError(_problem(path, error.errors(include_url=False)[0])) from None
+    known = recipe_names(Path(path).parent / CONF)
+    if known and params["recipe"] not in known:
+        raise ParamsError(
+            f"{path}: recipe = {params['recipe']!r}: not a recipe; the recipes: {', '.join(known)}"
+        )
     if params["crossval"]["folds"] == 1:
         raise ParamsError(f"{path}: crossval.folds = 1: must be 0 (off) or at least 2")
     if params["model"]["batch_norm"] and params["model"]["weights"] == "imagenet":
@@ -159,9 +220,9 @@ def check_params(params: Any, path: str | Path = "params.yaml") -> dict[str, Any
             f"{path}: model.width_multiplier = {params['model']['width_multiplier']}: a narrower VGG16 "
             "is built only with BatchNormalization (it trains from random weights): set model.batch_norm=true"
         )
-    if params["augment"]["mixup"] and not (trains_online(params) or params["train"]["finetune_epochs"]):
+    if params["train"]["mixup"] and not (trains_online(params) or params["train"]["finetune_epochs"]):
         raise ParamsError(
-            f"{path}: augment.mixup = {params['augment']['mixup']}: mixup blends images, and here only "
+            f"{path}: train.mixup = {params['train']['mixup']}: mixup blends images, and here only "
             "cached features train: set train.mode=online, train.trainable_base=true or train.finetune_epochs"
         )
     return params
