@@ -5,7 +5,7 @@
 
 Makes (or reuses) a virtual environment with the `gpu` extra, installed by the README's commands
 (only where the environment lacks the CUDA build: about 3 GB of wheels), prints `emotion info`,
-then runs `dvc exp run` with bench/recipes.py's FER settings in a throw-away git copy of the
+then runs `dvc exp run -S recipe=fer2013` in a throw-away git copy of the
 project, and prints where the time went, each epoch's time (from DVCLive's timestamps) and the
 held-out test figures. Never run by the tests or CI: it stops at once where no NVIDIA GPU is seen.
 """

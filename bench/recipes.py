@@ -1,5 +1,5 @@
-"""Benchmark: the report's baseline against the stronger recipe, as mean ± std over k folds, and
-the FER2013 configuration trained from random weights with its held-out test figures.
+"""Benchmark: the report's baseline against the stronger recipe (`imagenet-finetune`), as mean ± std
+over k folds, and the `fer2013` recipe trained from random weights with its held-out test figures.
 
     python bench/recipes.py --web ../shared/datasets/web-emotions            # minutes
     python bench/recipes.py --fer ../shared/datasets/fer2013-3class/train    # about an hour
@@ -15,39 +15,10 @@ from pathlib import Path
 
 from project_copy import copy_project, figures, timed
 
-RANDOM = ["-S", "model.weights=none"]
-# The README's stronger recipe; its k folds score the head part of it on the same cached features.
-WEB_RECIPE = [
-    *("-S", "train.early_stopping=5", "-S", "train.class_weights=true", "-S", "train.label_smoothing=0.1"),
-    *("-S", "train.finetune_epochs=10", "-S", "train.finetune_blocks=1"),
-]
-# The FER2013 configuration (the README shows the same command): one place for bench/recipes.py and
-# bench/gpu_fer.py. Swap or add a `key=value` here, as `dvc exp run -S` takes it.
-FER_SETTINGS = [
-    "image_size=44",
-    "data.val_fraction=0.1",
-    "batch_size=64",
-    "train.trainable_base=true",
-    "model.batch_norm=true",
-    "model.width_multiplier=0.5",
-    "train.optimizer=adam",
-    "model.learning_rate=0.001",
-    "train.weight_decay=0.05",
-    "train.schedule=cosine",
-    "epochs=40",
-    "model.dense_units=256",
-    "model.dropout=0.5",
-    "augment.vertical_flip=false",
-    "augment.width_shift=0.1",
-    "augment.height_shift=0.1",
-    "augment.erasing=0.25",
-    "train.class_weights=true",
-    "train.label_smoothing=0.1",
-    "train.select=val_macro_f1",
-    "train.calibrate=true",
-    "train.tta=true",
-]
-FER = [arg for setting in FER_SETTINGS for arg in ("-S", setting)]
+RANDOM = ["-S", "model.weights=none"]  # offline: no ImageNet download
+# The recipes, from conf/recipe/: one `-S recipe=NAME` each, never a copy of their values.
+WEB_RECIPE = ["-S", "recipe=imagenet-finetune"]
+FER = ["-S", "recipe=fer2013"]
 
 
 def main() -> None:

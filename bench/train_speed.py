@@ -1,6 +1,6 @@
-"""Benchmark: training speed of the FER2013 configuration's network (`bench/recipes.py`'s settings on
-params.yaml: VGG16 with BatchNorm and the training augmentation, the whole network trained, AdamW) at
-several input sizes and widths, in the precision `auto` picks here.
+"""Benchmark: training speed of the `fer2013` recipe's network (conf/recipe/fer2013.yaml: VGG16 with
+BatchNorm and the training augmentation, the whole network trained, AdamW) at several input sizes
+and widths, in the precision `auto` picks here.
 
     python bench/train_speed.py                      # 48 44 40 36 px at the configuration's width
     python bench/train_speed.py --sizes 48 44 --batch 64 --steps 30
@@ -25,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from recipes import FER_SETTINGS
 
-from emotion_pipeline.core.params import load_params
+from emotion_pipeline.core.recipes import compose
 from emotion_pipeline.model.runtime import resolve_precision, set_precision
 from emotion_pipeline.training.trainer import Network, compile_model
 
@@ -38,18 +36,9 @@ WARM_UP = 5  # steps left out: the first ones build and tune the kernels
 
 
 def fer_params(size: int, width: float | None = None) -> dict[str, Any]:
-    """params.yaml with the FER configuration's `key=value` settings, as `dvc exp run -S` sets them,
-    at `size` px and, if given, `width` as model.width_multiplier."""
-    params = load_params(ROOT / "params.yaml")
+    """The `fer2013` recipe's params at `size` px and, if given, `width` as model.width_multiplier."""
     widths = [] if width is None else [f"model.width_multiplier={width}"]
-    for setting in [*FER_SETTINGS, f"image_size={size}", *widths]:
-        key, value = setting.split("=", 1)
-        *parents, leaf = key.split(".")
-        section = params
-        for name in parents:
-            section = section[name]
-        section[leaf] = yaml.safe_load(value)
-    return params
+    return compose(ROOT / "conf", "fer2013", [f"image_size={size}", *widths])
 
 
 def images_per_second(size: int, width: float | None, batch: int, steps: int) -> list[float]:
@@ -81,7 +70,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per size")
     args = parser.parse_args()
-    print(f"precision: {resolve_precision(load_params(ROOT / 'params.yaml')['precision'])}")
+    print(f"precision: {resolve_precision(fer_params(48)['precision'])}")
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn, max_tasks_per_child=1) as pool:
         for size, width in itertools.product(args.sizes, args.widths or [None]):

@@ -5,7 +5,6 @@ hand; bench/gpu_fer.py only on a GPU machine)."""
 from __future__ import annotations
 
 import importlib.util
-import shlex
 import sys
 from types import ModuleType
 
@@ -46,16 +45,3 @@ def test_the_gpu_benchmark_installs_with_the_readmes_commands(monkeypatch: pytes
     readme = (ROOT / "README.md").read_text().splitlines()
     for command in bench_module("gpu_fer", monkeypatch).INSTALL:
         assert any(line.startswith(command) for line in readme), command
-
-
-def test_the_readmes_fer_command_is_the_benchmarks_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    recipes = bench_module("recipes", monkeypatch)
-    [command] = [line for line in (ROOT / "README.md").read_text().splitlines() if " -n fer2013 " in line]
-    words = shlex.split(command)  # dvc exp run -n fer2013 -S a=1 -S b=2 …
-    settings = words[6::2]
-    assert words[5::2] == ["-S"] * len(settings)
-    assert settings == [
-        "data.dir=../shared/datasets/fer2013-3class/train",
-        *recipes.RANDOM[1::2],
-        *recipes.FER_SETTINGS,
-    ]

@@ -17,13 +17,17 @@ from project import ROOT, copy_project, run, write_params
 SETTINGS = {"data.dir": "data/sample", "model.weights": "none", "image_size": 32, "augment.views": 1}
 
 
-def stage_scripts(dvc_yaml: dict) -> dict[str, Path]:
-    """Each stage's script, from its command (`python stages/<name>.py ...`)."""
+def stage_scripts(dvc_yaml: dict) -> dict[str, list[Path]]:
+    """Each stage's scripts: the one its command runs (`python stages/<name>.py ...`) and those that
+    script runs in turn (the stage names in its `STAGES`)."""
     scripts = {}
     for name, stage in dvc_yaml["stages"].items():
         found = re.search(r"python (\S+\.py)", stage["cmd"])
         assert found, f"stage {name}: no `python <script>.py` in its command"
-        scripts[name] = ROOT / found[1]
+        script = ROOT / found[1]
+        runs = re.search(r"^STAGES = \(([^)]*)\)", script.read_text(), re.MULTILINE)
+        others = re.findall(r'"(\w+)"', runs[1]) if runs else []
+        scripts[name] = [script, *(ROOT / "stages" / f"{other}.py" for other in others)]
     return scripts
 
 
@@ -34,8 +38,8 @@ def covered(path: str, listed: set[str]) -> bool:
 
 def test_every_stage_lists_each_project_file_it_imports() -> None:
     dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    for name, script in stage_scripts(dvc_yaml).items():
-        closure = {p.relative_to(ROOT).as_posix() for p in import_closure(script, ROOT / "src")}
+    for name, scripts in stage_scripts(dvc_yaml).items():
+        closure = {p.relative_to(ROOT).as_posix() for s in scripts for p in import_closure(s, ROOT / "src")}
         listed = {dep for dep in dvc_yaml["stages"][name]["deps"] if dep.startswith(("src/", "stages/"))}
         assert {path for path in closure if not covered(path, listed)} == set(), (
             f"stage {name} runs files dvc.yaml does not list"

@@ -150,6 +150,13 @@ class Train(_Section):
     )
 
 
+class EmotionBase(_Section):
+    """The emotion model a photo recipe transfers from, trained first by the emotion_base stage."""
+
+    recipe: Annotated[str, Field(min_length=1)] = _("a recipe of conf/recipe/ to train it with | none (off)")
+    data_dir: Annotated[str, Field(min_length=1)] = _("its data: one sub-folder of images per class")
+
+
 class Params(_Section):
     """Every param of the pipeline: composed by `dvc exp run` from conf/ (a recipe and `-S` overrides)."""
 
@@ -170,6 +177,7 @@ class Params(_Section):
     augment: Augment
     model: Model
     train: Train
+    emotion_base: EmotionBase
 
 
 class _Loader(yaml.SafeLoader):
