@@ -1,5 +1,5 @@
-"""The GPU install is an extra beside the unchanged CPU default, and the README shows what the
-benchmarks run: its install commands and its FER2013 command (the benchmarks themselves run only by
+"""The GPU install is an extra beside the unchanged CPU default, and docs/gpu.md shows what the
+benchmarks run: its install commands (the benchmarks themselves run only by
 hand; bench/gpu_fer.py only on a GPU machine)."""
 
 from __future__ import annotations
@@ -42,6 +42,6 @@ def bench_module(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_the_gpu_benchmark_installs_with_the_readmes_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (ROOT / "README.md").read_text().splitlines()
+    readme = (ROOT / "docs/gpu.md").read_text().splitlines()
     for command in bench_module("gpu_fer", monkeypatch).INSTALL:
         assert any(line.startswith(command) for line in readme), command

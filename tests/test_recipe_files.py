@@ -3,7 +3,10 @@ the baseline's composition, and no recipe's values are written a second time els
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,19 @@ def test_the_copy_check_finds_a_recipe_pasted_as_a_command() -> None:
     )
     assert len(copies(re.sub(r"\.\.\.", "", pasted), settings)) == len(settings)
     assert copies("dvc exp run -S recipe=fer2013 -S model.dense_units=512", settings) == []
+
+
+def test_the_generated_docs_are_up_to_date() -> None:
+    """docs/params.md (from the schema) and the recipes tables (from results/): `python docs/make.py`."""
+    done = subprocess.run(
+        [sys.executable, "docs/make.py", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_result_names_its_recipe_command_and_commit() -> None:
+    for path in sorted((ROOT / "results").glob("*/metrics.json")):
+        result = json.loads(path.read_text())
+        assert result["recipe"] == path.parent.name in RECIPES
+        assert result["command"] == f"dvc exp run -S recipe={result['recipe']}"
+        assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", result["commit"]) and result["minutes"] > 0
