@@ -10,8 +10,14 @@ latency of one `/api/predict` with a 1-megapixel photo (p50 over 20 requests, in
 model against a whole-image one); and k-fold accuracy and macro-F1 (mean ± std, `crossval.folds`)
 from `dvc exp run` in a throw-away project copy for (a) whole images, random base; (b) face crops,
 random base; (c) face crops on a FER2013-trained base, the report's head; (d) as (c), the last VGG16
-block fine-tuned, in each fold as in the final model (`crossval.finetune`). With `--seeds`, each run
-once per seed (other folds, other initial weights), then the mean of their macro-F1.
+block fine-tuned, in each fold as in the final model (`crossval.finetune`); (e) the FER2013 model
+itself on the same folds' face crops, untrained on the photos: the bar every photo recipe must clear.
+With `--seeds`, each run once per seed (other folds, other initial weights), then the mean of their
+macro-F1. With `--heldout-faces` (a split list of faces the FER2013 model never trained on, such as
+its run's `faces/test.csv`), each run's photo model and (e) are also scored on those faces: a photo
+model that forgets what its base knew scores less there than (e).
+    python bench/faces.py --data DIR --fer-model models/emotion_base/model.keras \
+        --heldout-faces models/emotion_base/faces/test.csv --runs c e
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from project_copy import copy_project, figures, timed
 
 from emotion_pipeline.data.faces import FaceSettings, detect, settings_config, warm_up
 from emotion_pipeline.data.folders import find_images
-from emotion_pipeline.data.images import ImageError, load_photo
+from emotion_pipeline.data.images import ImageError, load_image, load_photo
+from emotion_pipeline.data.splitting import SPLITS, read_split
 
 ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to 1200 x 830
 REQUESTS = 20
@@ -105,6 +112,45 @@ def fer_base_layout(model: Path) -> tuple[int, bool, float]:
     return size, has_batch_norm(base), width_multiplier(base)
 
 
+def scores(model_path: Path, paths: list[str], labels: list[str]) -> tuple[float, float]:
+    """Accuracy and macro-F1 of a saved classifier on images that are faces already (no detection:
+    each image is the face), over the classes it answers; images of other classes are left out."""
+    from emotion_pipeline.model.metrics import classification_metrics
+    from emotion_pipeline.model.network import load_classifier
+
+    model, classes, size = load_classifier(model_path)
+    named = {name.lower(): name for name in classes}  # web-emotions says Angry where FER2013 says angry
+    kept = [
+        (path, named[label.lower()])
+        for path, label in zip(paths, labels, strict=True)
+        if label.lower() in named
+    ]
+    pixels = np.stack([load_image(path, size) for path, _ in kept])
+    probabilities = model.predict(pixels, batch_size=64, verbose=0)
+    found = classification_metrics([label for _, label in kept], probabilities, classes)
+    return found["accuracy"], found["macro_f1"]
+
+
+def untrained_on_photos(project: Path, fer_model: Path, folds: int, seed: int) -> str:
+    """(e): the FER2013 model on the project's face crops (all splits), scored per stratified fold as
+    the crossval stage draws them: mean ± std of macro-F1, and its accuracy."""
+    from sklearn.model_selection import StratifiedKFold
+
+    listed = [read_split(project / f"data/faces/{name}.csv") for name in SPLITS]
+    paths = [str(project / p) for split_paths, _ in listed for p in split_paths]
+    labels = [label for _, split_labels in listed for label in split_labels]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    per_fold = [
+        scores(fer_model, [paths[i] for i in held], [labels[i] for i in held])
+        for _, held in splitter.split(paths, labels)
+    ]
+    accuracy, macro_f1 = (np.array(column) for column in zip(*per_fold, strict=True))
+    return (
+        f"accuracy {accuracy.mean():.3f} ± {accuracy.std():.3f}, "
+        f"macro-F1 {macro_f1.mean():.3f} ± {macro_f1.std():.3f} over {folds} folds"
+    )
+
+
 def crossval(
     data: Path,
     image_size: int,
@@ -113,6 +159,7 @@ def crossval(
     fer_size: int | None,
     chosen: list[str],
     seeds: list[int],
+    heldout: tuple[list[str], list[str]] | None,
 ) -> None:
     """The chosen runs of (a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the
     project; with several seeds (other folds, other initial weights), each, then their mean."""
@@ -149,17 +196,29 @@ def crossval(
         for name, extra in runs.items():
             if name[1] not in chosen:  # "(c) face crops, …" is run c
                 continue
-            scores = []
+            macro_f1 = []
             for seed in seeds or [None]:
                 drawn = ["-S", f"seed={seed}"] if seed is not None else []
                 seconds, _, _ = timed(project, "dvc", "exp", "run", *common, *extra, *drawn)
                 shown = f" (seed {seed})" if seed is not None else ""
                 print(f"{name}{shown}: {seconds:.0f} s; {figures(project)}")
                 result = json.loads((project / "metrics/crossval.json").read_text())
-                scores.append(result["macro_f1"]["mean"])
-            if len(scores) > 1:
+                macro_f1.append(result["macro_f1"]["mean"])
+                if heldout:
+                    accuracy, f1 = scores(project / "models/model.keras", *heldout)
+                    print(f"{name}{shown}, held-out faces: accuracy {accuracy:.3f}, macro-F1 {f1:.3f}")
+            if len(macro_f1) > 1:
                 drawn = ", ".join(map(str, seeds))
-                print(f"{name}: mean macro-F1 over seeds {drawn}: {statistics.mean(scores):.3f}")
+                print(f"{name}: mean macro-F1 over seeds {drawn}: {statistics.mean(macro_f1):.3f}")
+        if fer_model is not None and "e" in chosen:
+            name = "(e) the FER2013 model itself, untrained on the photos"
+            for seed in seeds or [42]:
+                run_faces = ["-S", f"seed={seed}", "-S", "faces.detect=true"]
+                timed(project, "dvc", "exp", "run", *common, *run_faces, "faces")
+                print(f"{name} (seed {seed}): {untrained_on_photos(project, fer_model, folds, seed)}")
+            if heldout:
+                accuracy, f1 = scores(fer_model, *heldout)
+                print(f"{name}, held-out faces: accuracy {accuracy:.3f}, macro-F1 {f1:.3f}")
 
 
 def main() -> None:
@@ -177,7 +236,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-crossval", action="store_true", help="only the census and the API latency")
     parser.add_argument(
-        "--runs", nargs="+", choices="abcd", default=list("abcd"), help="which of (a)-(d) (default: all)"
+        "--runs", nargs="+", choices="abcde", default=list("abcde"), help="which of (a)-(e) (default: all)"
+    )
+    parser.add_argument(
+        "--heldout-faces", type=Path, help="a split list (path,label,…) of faces the FER2013 model never saw"
     )
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=[], help="run each with these seeds (default: params.yaml's)"
@@ -185,8 +247,18 @@ def main() -> None:
     args = parser.parse_args()
     census(args.data)
     api_latency(args.data, args.image_size)
+    heldout = read_split(args.heldout_faces) if args.heldout_faces else None
     if not args.no_crossval:
-        crossval(args.data, args.image_size, args.folds, args.fer_model, args.fer_size, args.runs, args.seeds)
+        crossval(
+            args.data,
+            args.image_size,
+            args.folds,
+            args.fer_model,
+            args.fer_size,
+            args.runs,
+            args.seeds,
+            heldout,
+        )
 
 
 if __name__ == "__main__":
