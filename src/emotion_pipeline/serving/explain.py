@@ -13,7 +13,8 @@ model got blank averaged maps for most images. For a head that averages the map 
 The score is the class's logit minus the mean logit (adding one constant to every logit changes no
 probability, so only this part means anything), taken before the softmax: a sure model's
 probabilities stop at exactly 1 and 0 in float32 and have no gradient left, its logits do. The
-calibration's temperature comes after, so the map is the same with or without it.
+calibration's temperature comes after, so the map is the same with or without it. A photo model that
+blends two heads (`model.blend`) has no one softmax: its log-probabilities stand in for the logits.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from emotion_pipeline.model.blend import Blend
 from emotion_pipeline.model.views import TestTimeViews, ViewMean
 from emotion_pipeline.serving.overlays import data_url, heatmap_colours
 
@@ -65,7 +67,7 @@ def _chain(model: keras.Model, views: bool = False) -> list[keras.layers.Layer]:
     its views."""
     layers: list[keras.layers.Layer] = []
     for part in model.layers:
-        if isinstance(part, keras.Model):
+        if isinstance(part, keras.Model) and not any(isinstance(inner, Blend) for inner in part.layers):
             layers += _chain(part, views)
         elif not isinstance(part, keras.layers.InputLayer) and (views or not isinstance(part, VIEWS)):
             layers.append(part)
@@ -81,16 +83,20 @@ def gradcam_model(model: keras.Model, layer: str) -> keras.Model:
     if layer not in [part.name for part in chain]:
         raise ValueError(f"no layer named {layer!r} in model {model.name!r}")
     softmax = [part for part in chain if getattr(part, "activation", None) is keras.activations.softmax]
-    if not softmax:
+    blended = any(isinstance(part, keras.Model) for part in chain)  # a head kept whole: `_chain`
+    if not softmax and not blended:
         raise ValueError(f"model {model.name!r} has no Dense layer with a softmax to take the logits of")
     inputs = keras.Input(model.inputs[0].shape[1:])
     x = inputs
+    logits = None
     for part in chain:
-        if part is softmax[-1]:
+        if not blended and part is softmax[-1]:
             logits = _Logits(part)(x)
         x = part(x)
         if part.name == layer:
             activations = x
+    if logits is None:
+        logits = keras.layers.Lambda(lambda p: keras.ops.log(keras.ops.maximum(p, 1e-7)), name="log")(x)
     return keras.Model(inputs, [activations, logits, x], name=f"{model.name}_gradcam")
 
 
