@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
+from emotion_pipeline.core.tables import replacing
 from emotion_pipeline.model.network import build_vgg16
 from emotion_pipeline.model.runtime import seed_everything
 from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights, resolve_weights
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except WeightsUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    base.save_weights(args.out)
+    with replacing(args.out) as tmp:
+        base.save_weights(tmp)
     print(f"base: VGG16 weights from {source or 'random init'} → {args.out}")
     return 0
 

@@ -13,6 +13,7 @@ from dvclive import Live
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params, trains_online
+from emotion_pipeline.core.tables import replacing
 from emotion_pipeline.data.faces import read_settings, settings_config
 from emotion_pipeline.data.splitting import read_split
 from emotion_pipeline.model.calibration import (
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             model = network.model(tta=True, faces=faces)
     if train["calibrate"]:
         model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.out)
+    with replacing(args.out) as tmp:
+        model.save(tmp)
     live.end()
     print(f"train: saved {args.out}")
     return 0

@@ -15,7 +15,7 @@ from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import create_app, make_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+OFF_MACHINE = re.compile(r"^(?!file:|https?://127\.0\.0\.1[:/])")  # every URL but files and loopback
 SCREENSHOT = Path("/tmp/webapp.png")  # for a person to look at; not compared
 SCREENSHOT_HEATMAP = Path("/tmp/webapp_heatmap.png")
 FACES_SCREENSHOT = Path("/tmp/webapp-faces.png")
@@ -50,7 +51,8 @@ def serving(classifier: Classifier) -> Iterator[str]:
 @contextmanager
 def browser_page(url: str) -> Iterator[tuple[Page, list[str]]]:
     """A Chromium page open at `url`, and the script exceptions and console errors (CSP violations
-    included) it reports."""
+    included) it reports. The page is offline: a request leaving the machine is aborted and listed
+    among the errors as `blocked: <url>`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -60,10 +62,16 @@ def browser_page(url: str) -> Iterator[tuple[Page, list[str]]]:
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.route(OFF_MACHINE, lambda route: _block(route, errors))
             page.goto(url)
             yield page, errors
         finally:
             browser.close()
+
+
+def _block(route: Route, errors: list[str]) -> None:
+    errors.append(f"blocked: {route.request.url}")
+    route.abort("internetdisconnected")
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from emotion_pipeline.core.interrupt import report_interrupts
 from emotion_pipeline.core.recipes import CONF, recipe_names
 
 # With both fractions at most 0.5, every class of at least MIN_PER_CLASS images keeps at least one
@@ -247,7 +248,9 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
 
 def stage_params(path: str | Path) -> dict[str, Any]:
     """`load_params` for a stage's `main`: a bad value ends the stage with one `error:` line and
-    status 2 before it writes anything (a failed stage also stops `dvc repro` before later ones)."""
+    status 2 before it writes anything (a failed stage also stops `dvc repro` before later ones).
+    Every stage calls it first, so from here on Ctrl-C ends the stage with one line, not a traceback."""
+    report_interrupts()
     try:
         return load_params(path)
     except ParamsError as error:

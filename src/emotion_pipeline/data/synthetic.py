@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from emotion_pipeline.core.tables import replacing
+
 CLASSES: tuple[str, ...] = ("angry", "happy", "sad")
 
 # Draw at this multiple of the output size, then downscale: cheap anti-aliasing.
@@ -229,14 +231,15 @@ def generate_sample(out_dir: Path, per_class: int = 40, size: int = 160, seed: i
             rng = np.random.default_rng([seed, class_index, index])
             image = draw_face(emotion, rng, size)
             # Fixed encoder options: the bytes depend only on the pixels and the Pillow version.
-            image.save(
-                class_dir / f"{emotion}_{index:03d}.jpg",
-                "JPEG",
-                quality=85,
-                optimize=True,
-                progressive=False,
-                subsampling="4:2:0",
-            )
+            with replacing(class_dir / f"{emotion}_{index:03d}.jpg") as tmp:
+                image.save(
+                    tmp,
+                    "JPEG",
+                    quality=85,
+                    optimize=True,
+                    progressive=False,
+                    subsampling="4:2:0",
+                )
         counts[emotion] = per_class
     return counts
 

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from emotion_pipeline.core.tables import replacing
 from emotion_pipeline.data.images import Box, to_rgb
 
 OPACITY = 0.6  # of the colour where the heat is highest; where there is none the image shows as it is
@@ -78,8 +79,10 @@ def output_paths(files: Sequence[Path], out: Path) -> list[Path]:
 def save_heatmaps(path: str | Path, paths: Sequence[str], maps: Sequence[np.ndarray]) -> None:
     """The test images' heatmaps, keyed by their paths as the predictions list them: the evaluate
     stage computes them with its predictions, and the report draws them without TensorFlow."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, paths=np.asarray(paths, dtype=str), maps=np.stack(maps) if maps else np.zeros((0, 1, 1)))
+    with replacing(path) as tmp:
+        np.savez(
+            tmp, paths=np.asarray(paths, dtype=str), maps=np.stack(maps) if maps else np.zeros((0, 1, 1))
+        )
 
 
 def load_heatmaps(path: str | Path) -> dict[str, np.ndarray]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_pipeline.core.tables import replacing
+
 
 @dataclass(frozen=True)
 class SplitFeatures:
@@ -39,9 +41,8 @@ def cache_file(directory: str | Path, split: str) -> Path:
 def save_features(directory: str | Path, split: str, features: SplitFeatures) -> None:
     arrays = {"labels": np.asarray(features.labels, dtype=str)}
     arrays.update({k: v for k, v in (("views", features.views), ("plain", features.plain)) if v is not None})
-    path = cache_file(directory, split)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
+    with replacing(cache_file(directory, split)) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_features(directory: str | Path, split: str) -> SplitFeatures:
