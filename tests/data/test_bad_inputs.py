@@ -34,7 +34,7 @@ from corpus import (
     uniform_png,
 )
 from PIL import EpsImagePlugin
-from project import load_stage, write_params
+from project import ROOT, load_stage, write_params
 
 import emotion_pipeline
 from emotion_pipeline.data import images
@@ -172,7 +172,7 @@ def test_16_bit_scan_decodes_in_bounded_memory() -> None:
 
     A float64 copy of the whole image, as the loader once made, costs 763 MiB more on its own.
     """
-    tests, package = Path(__file__).parent, Path(emotion_pipeline.__file__).parents[1]
+    tests, package = ROOT / "tests", Path(emotion_pipeline.__file__).parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), str(tests)])}
     done = subprocess.run(
         [sys.executable, "-c", MEASURE_DECODE], capture_output=True, text=True, env=env, timeout=300

@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from project import ROOT
 
 from emotion_pipeline.model import runtime
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # TensorFlow splits a CPU into logical devices only before it initialises: a process of its own.
 MIRRORED = """

@@ -18,7 +18,6 @@ from project import load_stage, write_params
 from emotion_pipeline.report import grid, inputs, reliability
 from emotion_pipeline.serving.overlays import save_heatmaps
 
-ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]
 DVC_HASH = "0f1e2d3c4b5a69788796a5b4c3d2e1f0.dir"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
