@@ -16,6 +16,7 @@ from PIL import Image
 from project import load_stage, write_params
 
 from emotion_pipeline.report import grid, inputs, reliability
+from emotion_pipeline.report.figures import BEST_COLOUR
 from emotion_pipeline.serving.overlays import save_heatmaps
 
 CLASSES = ["angry", "happy", "sad"]
@@ -292,7 +293,15 @@ def test_grid_tiles_lay_each_images_heatmap_over_it(tmp_path: Path) -> None:
 
 
 def test_reliability_without_confidences_is_a_placeholder(tmp_path: Path) -> None:
+    """No curve and no counts, only the message: nothing is drawn in the curve's colour."""
     rows = [{"path": "a.png", "actual": "sad", "predicted": "sad"}]
-    path = reliability.plot_reliability(rows, {}, tmp_path / "reliability.png")
-    with Image.open(path) as image:
-        assert image.format == "PNG" and image.width > 300
+    curve = np.array(to_rgb(reliability.AFTER_COLOUR)) * 255
+    message = np.array(to_rgb(BEST_COLOUR)) * 255
+
+    def share(image: np.ndarray, colour: np.ndarray) -> float:
+        return float((np.abs(image - colour).max(axis=-1) < 40).mean())
+
+    drawn = pixels(reliability.plot_reliability([{**rows[0], "confidence": "0.9"}], {}, tmp_path / "d.png"))
+    empty = pixels(reliability.plot_reliability(rows, {}, tmp_path / "reliability.png"))
+    assert share(drawn, curve) > 0.001 and share(empty, curve) == 0
+    assert share(empty, message) > 0  # the message says why
