@@ -50,6 +50,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a TensorFlow process of its own, training
 def test_training_mirrors_over_two_logical_cpus() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(

@@ -81,6 +81,7 @@ def changed(project: Path) -> dict[str, list]:
     return json.loads(run(project, "dvc", "status", "--json").strip().splitlines()[-1] or "{}")
 
 
+@pytest.mark.slow
 def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
     model = pipeline / "src/emotion_pipeline/model/network.py"
     original = model.read_text()
@@ -94,6 +95,7 @@ def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
     assert "features" not in changed(pipeline)
 
 
+@pytest.mark.slow
 def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline: Path) -> None:
     """`faces.*` is read by the faces stage alone; off, it writes what the split wrote, so nothing
     after it reruns, and nothing before it does either."""
@@ -111,6 +113,7 @@ def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline:
         params.write_text(original)
 
 
+@pytest.mark.slow
 def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: Path) -> None:
     """Mixup blends batches while training; the cached views never see it."""
     params = pipeline / "params.yaml"
@@ -124,6 +127,7 @@ def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: 
         params.write_text(original)
 
 
+@pytest.mark.slow
 def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     image = pipeline / "data/sample/happy/happy_000.jpg"
     original = image.read_bytes()
@@ -140,6 +144,7 @@ def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     assert "features" not in changed(pipeline)
 
 
+@pytest.mark.slow
 def test_the_split_of_generated_faces_follows_the_sample_stage(pipeline: Path) -> None:
     """With `data.dir` on the sample stage's folder, DVC runs that stage first and the split reads
     what it drew; a change of `sample.*` reruns both."""

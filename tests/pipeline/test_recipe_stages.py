@@ -17,6 +17,9 @@ from emotion_pipeline.report.inputs import read_curve
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.training.feature_cache import load_features
 
+# The slow tier: every stage, twice (one recipe each).
+pytestmark = pytest.mark.slow
+
 SMALL = {
     **{
         "data.dir": str(ROOT / "data/sample"),

@@ -150,6 +150,7 @@ def full_run(tmp_path: Path, run_stage: Callable[[Path], int]) -> Path:
     return tmp_path / "plots"
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_reasonable_png(full_run: Path) -> None:
     for name in FIGURES:
         path = full_run / name
@@ -162,6 +163,7 @@ def test_every_figure_is_a_reasonable_png(full_run: Path) -> None:
         assert 400 <= width <= 2400 and 300 <= height <= 2000, (name, image.size)
 
 
+@pytest.mark.slow
 def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> None:
     text = (full_run / "report.md").read_text(encoding="utf-8")
     assert text.startswith("# ")
@@ -184,6 +186,7 @@ def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> No
     assert "| calibrated | 1.800 | 0.1333 | 0.4455 |" in text
 
 
+@pytest.mark.slow
 def test_missing_eval_logs_lock_and_skipped_do_not_crash(
     tmp_path: Path, run_stage: Callable[[Path], int]
 ) -> None:
@@ -260,6 +263,7 @@ def redness(image: np.ndarray) -> float:
     return float((image[..., 0] - image[..., 1:].max(axis=-1) > 50).mean())
 
 
+@pytest.mark.slow
 def test_report_draws_the_evaluate_stages_heatmaps_when_they_are_there(
     tmp_path: Path, run_stage: Callable[[Path], int]
 ) -> None:
@@ -276,6 +280,7 @@ def test_report_draws_the_evaluate_stages_heatmaps_when_they_are_there(
     assert red[1] > red[0] + 0.2, red
 
 
+@pytest.mark.slow
 def test_grid_tiles_lay_each_images_heatmap_over_it(tmp_path: Path) -> None:
     _make_inputs(tmp_path)
     rows = inputs.read_predictions(tmp_path / "metrics" / "predictions.csv")

@@ -52,6 +52,7 @@ def square_classifier(tmp_path_factory: pytest.TempPathFactory) -> Classifier:
     return Classifier(path)
 
 
+@pytest.mark.slow
 def test_heatmap_mass_lies_in_the_quadrant_that_decides_the_class(square_classifier: Classifier) -> None:
     images, labels = squares(40, 2)
     result = GradCam(square_classifier.model, "last_conv")(images)
@@ -65,6 +66,7 @@ def test_heatmap_mass_lies_in_the_quadrant_that_decides_the_class(square_classif
     assert (forced.classes == 1).all()
 
 
+@pytest.mark.slow
 def test_saved_vgg16_classifier_explains_block5_conv3(classifier: Classifier) -> None:
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     result = GradCam(classifier.model)(images)  # block5_conv3 inside the nested `vgg16`
@@ -90,6 +92,7 @@ def test_saved_vgg16_classifier_explains_block5_conv3(classifier: Classifier) ->
     assert (GradCam(classifier.model)(images, class_index=2).classes == 2).all()
 
 
+@pytest.mark.slow
 def test_a_model_with_test_time_views_is_explained_on_the_image_itself(square_classifier: Classifier) -> None:
     """With `train.tta` the saved model averages views; its map is the plain image's, one per image."""
     model = square_classifier.model
@@ -102,6 +105,7 @@ def test_a_model_with_test_time_views_is_explained_on_the_image_itself(square_cl
     np.testing.assert_allclose(with_views.maps, plain.maps, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_answers_with_heatmaps_take_one_pass_unless_the_model_averages_views(
     square_classifier: Classifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
