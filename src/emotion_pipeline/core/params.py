@@ -19,7 +19,7 @@ from emotion_pipeline.core.interrupt import report_interrupts
 from emotion_pipeline.core.recipes import CONF, recipe_names
 
 # With both fractions at most 0.5, every class of at least MIN_PER_CLASS images keeps at least one
-# image in each of train, val and test (tests/test_properties.py checks it over all sizes).
+# image in each of train, val and test (tests/data/test_properties.py checks it over all sizes).
 Fraction = Annotated[float, Field(gt=0, le=0.5)]
 Shift = Annotated[float, Field(ge=0, lt=1)]
 Probability = Annotated[float, Field(ge=0, lt=1)]

@@ -41,6 +41,9 @@ from emotion_pipeline.serving.cli import main
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import create_app
 
+# The slow tier: face detection on real photos, through the faces stage, the CLI and the API.
+pytestmark = pytest.mark.slow
+
 ONE = "Angry/YdGPmBa6UZj8pxM95T2ADA-320-80.jpg"  # one face
 TWO = "Angry/images18.jpg"  # two faces
 SIX = "Happy/images12.jpg"  # six faces

@@ -18,6 +18,9 @@ import pytest
 from PIL import Image
 from project import copy_project, load_stage, run, write_params
 
+# The slow tier: `dvc repro` training for 15 epochs, then stages rerun with each switch.
+pytestmark = pytest.mark.slow
+
 CORNERS = {"top_left": (0, 0), "top_right": (0, 1), "bottom_left": (1, 0)}
 SIZE = 64
 LEARNS = {

@@ -62,6 +62,7 @@ def logged(live_dir: Path, name: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("width", [1.0, 0.5])
+@pytest.mark.slow
 def test_batch_norm_vgg16_keeps_vgg16_names_and_trains_saves_and_reloads(
     tmp_path: Path, width: float
 ) -> None:
@@ -101,6 +102,7 @@ def test_batch_norm_vgg16_keeps_vgg16_names_and_trains_saves_and_reloads(
 # Optimizers and learning-rate schedules
 
 
+@pytest.mark.slow
 def test_cosine_warms_up_for_one_epoch_then_decays_to_zero(tmp_path: Path) -> None:
     schedule = learning_rates("cosine", 0.1, 2, 4)
     assert [float(schedule(step)) for step in (0, 1, 2)] == pytest.approx([0.0, 0.05, 0.1])
@@ -112,6 +114,7 @@ def test_cosine_warms_up_for_one_epoch_then_decays_to_zero(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("schedule", ["constant", "plateau"])
+@pytest.mark.slow
 def test_plateau_cuts_the_rate_by_a_quarter_after_five_epochs_without_progress(
     schedule: str, tmp_path: Path
 ) -> None:
@@ -159,6 +162,7 @@ def test_each_epoch_serves_every_image_once_as_the_next_of_its_cached_views() ->
         np.testing.assert_array_equal(y, views[index][1])
 
 
+@pytest.mark.slow
 def test_training_on_cached_views_takes_one_pass_over_the_images_per_epoch() -> None:
     x, y = features(10, 0)
     views = EpochViews(np.stack([x, x + 0.01, x - 0.01], axis=1), y, batch_size=4, epochs=5, seed=0)
@@ -184,6 +188,7 @@ def fit_head(epochs: int, **train: Any) -> tuple[keras.Model, dict[str, list[flo
 
 
 @pytest.mark.parametrize("select", ["val_loss", "val_macro_f1"])
+@pytest.mark.slow
 def test_select_keeps_the_best_epochs_weights(select: str) -> None:
     model, history, (val_x, val_y) = fit_head(12, select=select)
     scores = np.array(history[select])
@@ -197,6 +202,7 @@ def test_select_keeps_the_best_epochs_weights(select: str) -> None:
         np.testing.assert_array_equal(kept, at_best)
 
 
+@pytest.mark.slow
 def test_a_second_phase_that_never_beats_the_first_keeps_the_first_phases_best() -> None:
     x, y = features(32, 5)
     model = head_model()
@@ -210,6 +216,7 @@ def test_a_second_phase_that_never_beats_the_first_keeps_the_first_phases_best()
         np.testing.assert_array_equal(kept, best)
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_after_its_patience_and_keeps_the_best_loss() -> None:
     model, history, _ = fit_head(30, early_stopping=2)
     losses = history["val_loss"]
@@ -289,6 +296,7 @@ def shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return padded[top : top + image.shape[0], left : left + image.shape[1]]
 
 
+@pytest.mark.slow
 def test_tta_is_the_mean_over_the_views_and_what_the_classifier_runs(tmp_path: Path) -> None:
     keras.utils.set_random_seed(0)
     base = build_vgg16(None, SIZE)

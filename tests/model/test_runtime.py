@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from project import ROOT
 
 from emotion_pipeline.model import runtime
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # TensorFlow splits a CPU into logical devices only before it initialises: a process of its own.
 MIRRORED = """
@@ -52,6 +50,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a TensorFlow process of its own, training
 def test_training_mirrors_over_two_logical_cpus() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(

@@ -238,6 +238,7 @@ def post_explain(client: FlaskClient, data: bytes, query: str = "explain=1"):
     return client.post(f"/api/predict?{query}", data=upload, content_type="multipart/form-data")
 
 
+@pytest.mark.slow
 def test_explain_adds_a_heatmap_for_the_page_to_lay_over_its_preview(
     client: FlaskClient, classifier: Classifier, make_image: Callable[..., bytes]
 ) -> None:

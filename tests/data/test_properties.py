@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from corpus import GREEN, encode, noise
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,9 @@ from PIL import Image
 
 from emotion_pipeline.data.images import ImageError, load_image
 from emotion_pipeline.data.splitting import MIN_PER_CLASS, SPLITS, stratified_split
+
+# The slow tier: hundreds of generated inputs each.
+pytestmark = pytest.mark.slow
 
 # Same examples on every run and machine, no example database: a red test is red everywhere.
 DETERMINISTIC = settings(

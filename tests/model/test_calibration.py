@@ -77,6 +77,7 @@ def test_ece_bins_and_brier_by_hand() -> None:
     assert metrics["brier"]["before"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_temperature_survives_save_and_reload(model_path: Path, tmp_path: Path) -> None:
     model, classes, size = load_classifier(model_path)
     assert temperature_of(model) == 1.0

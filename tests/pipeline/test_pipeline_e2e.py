@@ -20,6 +20,9 @@ from project import copy_project, run, tool_env
 from emotion_pipeline.core.tables import read_table
 from emotion_pipeline.serving.overlays import load_heatmaps
 
+# The slow tier: the README's commands, two experiments and a queue, in a copy of the project.
+pytestmark = pytest.mark.slow
+
 OFFLINE = [
     *("-S", "data.dir=data/sample", "-S", "model.weights=none"),
     *("-S", "image_size=32", "-S", "augment.views=2", "-S", "crossval.folds=3"),

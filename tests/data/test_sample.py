@@ -38,6 +38,7 @@ def test_rerun_replaces_stale_files(tmp_path: Path) -> None:
     assert sorted(_files(tmp_path)) == sorted(f"{c}/{c}_{i:03d}.jpg" for c in CLASSES for i in range(2))
 
 
+@pytest.mark.slow
 def test_default_counts_sizes_and_total(default_sample: tuple[Path, dict[str, int]]) -> None:
     out, counts = default_sample
     assert counts == {"angry": 40, "happy": 40, "sad": 40}
@@ -93,6 +94,7 @@ def _features(root: Path, n: int = 16) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(rows), np.array(labels)
 
 
+@pytest.mark.slow
 def test_classes_are_learnable_by_nearest_mean(tmp_path: Path) -> None:
     generate_sample(tmp_path / "train", per_class=30, size=96, seed=1)
     generate_sample(tmp_path / "test", per_class=30, size=96, seed=2)

@@ -21,6 +21,9 @@ from emotion_pipeline.data.images import load_photo, to_array
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import create_app
 
+# The slow tier: `dvc repro` with face detection on real photos.
+pytestmark = pytest.mark.slow
+
 PHOTOS = {  # 8 per class: 17 with one face, 2 with several (2 and 6), 5 without
     "Angry": [
         "YdGPmBa6UZj8pxM95T2ADA-320-80.jpg",

@@ -32,9 +32,12 @@ SCREENSHOT_HEATMAP = Path("/tmp/webapp_heatmap.png")
 FACES_SCREENSHOT = Path("/tmp/webapp-faces.png")
 NO_FACE_PHOTO = "Sad/man-with-head-down-300x300.jpg"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a browser and a server
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"
+    ),
+]
 
 
 @contextmanager

@@ -38,6 +38,7 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, keras.M
     return path, model
 
 
+@pytest.mark.slow
 def test_saved_model_matches_loading_the_image_by_hand(saved_model, tmp_path: Path) -> None:
     path, original = saved_model
     image_path = tmp_path / "face.png"
@@ -71,6 +72,7 @@ def test_augmentation_is_active_in_training_only(saved_model) -> None:
     assert not np.array_equal(augmented, image)
 
 
+@pytest.mark.slow
 def test_a_grayscale_model_sees_a_colour_photo_as_its_grey_copy(tmp_path: Path) -> None:
     """`model.grayscale`: the saved model turns colour into Pillow's grey ("L") in all three channels
     before VGG16, so a base that learnt FER2013's grey faces gets what it learnt; off, colour counts."""
@@ -99,6 +101,7 @@ class _Files(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_weights_download_checks_the_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real download path (Keras' get_file with a hash) against a loopback server."""
     served = tmp_path / "served"

@@ -21,6 +21,7 @@ def stand_in(project: Path, *argv: str) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_a_worker_that_never_exits_is_ended_within_the_deadline(tmp_path: Path) -> None:
     project = tmp_path / "project"
     pid_dir = project / ".dvc/tmp/exps/celery"

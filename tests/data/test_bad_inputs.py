@@ -34,7 +34,7 @@ from corpus import (
     uniform_png,
 )
 from PIL import EpsImagePlugin
-from project import load_stage, write_params
+from project import ROOT, load_stage, write_params
 
 import emotion_pipeline
 from emotion_pipeline.data import images
@@ -167,12 +167,13 @@ print(json.dumps({"growth": (after - before) * 1024, "max": int(array.max()), "s
 """
 
 
+@pytest.mark.slow
 def test_16_bit_scan_decodes_in_bounded_memory() -> None:
     """10,000 x 10,000 16-bit greyscale in 194 KB: 191 MiB as decoded, and nothing near that more.
 
     A float64 copy of the whole image, as the loader once made, costs 763 MiB more on its own.
     """
-    tests, package = Path(__file__).parent, Path(emotion_pipeline.__file__).parents[1]
+    tests, package = ROOT / "tests", Path(emotion_pipeline.__file__).parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), str(tests)])}
     done = subprocess.run(
         [sys.executable, "-c", MEASURE_DECODE], capture_output=True, text=True, env=env, timeout=300
@@ -292,6 +293,7 @@ def test_failed_split_leaves_the_previous_outputs_untouched(split_stage: ModuleT
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_cli_predict_reports_each_bad_file_once_and_predicts_the_rest(
     capsys: pytest.CaptureFixture[str], corpus: tuple[Path, dict[str, Expectation]], model_path: Path
 ) -> None:
@@ -316,6 +318,7 @@ def test_cli_predict_reports_each_bad_file_once_and_predicts_the_rest(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.slow
 def test_web_answers_400_json_for_bad_files_and_200_for_good(classifier: Classifier) -> None:
     from emotion_pipeline.serving.webapp import create_app
 

@@ -211,6 +211,7 @@ def test_info_prints_devices_precision_versions_and_whether_params_are_valid(
     ]
 
 
+@pytest.mark.slow
 def test_installed_console_script(model_path: Path, mixed_folder: Path) -> None:
     script = Path(sys.executable).with_name("emotion")
     assert script.is_file(), "console script missing: run `pip install -e .`"
@@ -243,6 +244,7 @@ def post_upload(port: int, data: bytes, name: str) -> tuple[int, dict[str, str]]
         connection.close()
 
 
+@pytest.mark.slow
 def test_serve_process_answers_and_always_ends(
     model_path: Path, tmp_path: Path, make_image: Callable[..., bytes]
 ) -> None:
@@ -309,6 +311,7 @@ def test_explain_writes_one_overlay_per_image_at_its_size(
     assert all(re.search(rf": evidence for ({'|'.join(classifier.classes)}) \(", line) for line in lines)
 
 
+@pytest.mark.slow
 def test_explain_a_class_asked_for_or_an_unknown_one(
     capsys: pytest.CaptureFixture[str], model_path: Path, mixed_folder: Path, tmp_path: Path
 ) -> None:
@@ -320,6 +323,7 @@ def test_explain_a_class_asked_for_or_an_unknown_one(
     assert err == ["error: unknown class 'bored': the model's classes are angry, happy, sad"]
 
 
+@pytest.mark.slow
 def test_explain_lays_a_face_models_heatmaps_over_each_face_only(
     capsys: pytest.CaptureFixture[str], face_model_path: Path, photo: Callable[[str], Path], tmp_path: Path
 ) -> None:

@@ -16,9 +16,9 @@ from PIL import Image
 from project import load_stage, write_params
 
 from emotion_pipeline.report import grid, inputs, reliability
+from emotion_pipeline.report.figures import BEST_COLOUR
 from emotion_pipeline.serving.overlays import save_heatmaps
 
-ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["angry", "happy", "sad"]
 DVC_HASH = "0f1e2d3c4b5a69788796a5b4c3d2e1f0.dir"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -150,6 +150,7 @@ def full_run(tmp_path: Path, run_stage: Callable[[Path], int]) -> Path:
     return tmp_path / "plots"
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_reasonable_png(full_run: Path) -> None:
     for name in FIGURES:
         path = full_run / name
@@ -162,6 +163,7 @@ def test_every_figure_is_a_reasonable_png(full_run: Path) -> None:
         assert 400 <= width <= 2400 and 300 <= height <= 2000, (name, image.size)
 
 
+@pytest.mark.slow
 def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> None:
     text = (full_run / "report.md").read_text(encoding="utf-8")
     assert text.startswith("# ")
@@ -184,6 +186,7 @@ def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> No
     assert "| calibrated | 1.800 | 0.1333 | 0.4455 |" in text
 
 
+@pytest.mark.slow
 def test_missing_eval_logs_lock_and_skipped_do_not_crash(
     tmp_path: Path, run_stage: Callable[[Path], int]
 ) -> None:
@@ -260,6 +263,7 @@ def redness(image: np.ndarray) -> float:
     return float((image[..., 0] - image[..., 1:].max(axis=-1) > 50).mean())
 
 
+@pytest.mark.slow
 def test_report_draws_the_evaluate_stages_heatmaps_when_they_are_there(
     tmp_path: Path, run_stage: Callable[[Path], int]
 ) -> None:
@@ -276,6 +280,7 @@ def test_report_draws_the_evaluate_stages_heatmaps_when_they_are_there(
     assert red[1] > red[0] + 0.2, red
 
 
+@pytest.mark.slow
 def test_grid_tiles_lay_each_images_heatmap_over_it(tmp_path: Path) -> None:
     _make_inputs(tmp_path)
     rows = inputs.read_predictions(tmp_path / "metrics" / "predictions.csv")
@@ -293,7 +298,15 @@ def test_grid_tiles_lay_each_images_heatmap_over_it(tmp_path: Path) -> None:
 
 
 def test_reliability_without_confidences_is_a_placeholder(tmp_path: Path) -> None:
+    """No curve and no counts, only the message: nothing is drawn in the curve's colour."""
     rows = [{"path": "a.png", "actual": "sad", "predicted": "sad"}]
-    path = reliability.plot_reliability(rows, {}, tmp_path / "reliability.png")
-    with Image.open(path) as image:
-        assert image.format == "PNG" and image.width > 300
+    curve = np.array(to_rgb(reliability.AFTER_COLOUR)) * 255
+    message = np.array(to_rgb(BEST_COLOUR)) * 255
+
+    def share(image: np.ndarray, colour: np.ndarray) -> float:
+        return float((np.abs(image - colour).max(axis=-1) < 40).mean())
+
+    drawn = pixels(reliability.plot_reliability([{**rows[0], "confidence": "0.9"}], {}, tmp_path / "d.png"))
+    empty = pixels(reliability.plot_reliability(rows, {}, tmp_path / "reliability.png"))
+    assert share(drawn, curve) > 0.001 and share(empty, curve) == 0
+    assert share(empty, message) > 0  # the message says why

@@ -85,6 +85,7 @@ def changed(project: Path) -> dict[str, list]:
     return json.loads(run(project, "dvc", "status", "--json").strip().splitlines()[-1] or "{}")
 
 
+@pytest.mark.slow
 def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
     model = pipeline / "src/emotion_pipeline/model/network.py"
     original = model.read_text()
@@ -98,6 +99,7 @@ def test_changing_an_imported_constant_reruns_features(pipeline: Path) -> None:
     assert "features" not in changed(pipeline)
 
 
+@pytest.mark.slow
 def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline: Path) -> None:
     """`faces.*` is read by the faces stage alone; off, it writes what the split wrote, so nothing
     after it reruns, and nothing before it does either."""
@@ -115,6 +117,7 @@ def test_with_detection_off_a_face_setting_reruns_only_the_faces_stage(pipeline:
         params.write_text(original)
 
 
+@pytest.mark.slow
 def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: Path) -> None:
     """Mixup blends batches while training; the cached views never see it."""
     params = pipeline / "params.yaml"
@@ -128,16 +131,24 @@ def test_mixup_leaves_the_feature_cache_alone_where_erasing_reruns_it(pipeline: 
         params.write_text(original)
 
 
+@pytest.mark.slow
 def test_an_image_edited_in_place_reruns_features(pipeline: Path) -> None:
     image = pipeline / "data/sample/happy/happy_000.jpg"
-    with Image.open(image) as opened:
-        pixels = np.asarray(opened.convert("RGB"))
-    Image.fromarray(255 - pixels).save(image, format="JPEG")  # same name, other pixels
-    run(pipeline, "dvc", "repro", "faces")  # the split, and the lists the later stages read
-    status = changed(pipeline)
-    assert "features" in status and "data/faces" in json.dumps(status["features"])
+    original = image.read_bytes()
+    try:
+        with Image.open(image) as opened:
+            pixels = np.asarray(opened.convert("RGB"))
+        Image.fromarray(255 - pixels).save(image, format="JPEG")  # same name, other pixels
+        run(pipeline, "dvc", "repro", "faces")  # the split, and the lists the later stages read
+        status = changed(pipeline)
+        assert "features" in status and "data/faces" in json.dumps(status["features"])
+    finally:  # the other tests share this copy
+        image.write_bytes(original)
+        run(pipeline, "dvc", "repro", "faces")
+    assert "features" not in changed(pipeline)
 
 
+@pytest.mark.slow
 def test_the_split_of_generated_faces_follows_the_sample_stage(pipeline: Path) -> None:
     """With `data.dir` on the sample stage's folder, DVC runs that stage first and the split reads
     what it drew; a change of `sample.*` reruns both."""
