@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = stage_params(args.params)["emotion_base"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if settings["recipe"] == OFF:
+    if settings["recipe"] == OFF:  # a note, not an empty folder: DVC caches what it holds
+        (out / "README.txt").write_text("No emotion base: emotion_base.recipe is none.\n", encoding="utf-8")
         write_json(args.metrics, {})
         print("emotion_base: none (emotion_base.recipe=none): nothing to train")
         return 0
