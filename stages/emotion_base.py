@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.metrics, {})
         print("emotion_base: none (emotion_base.recipe=none): nothing to train")
         return 0
-    params = compose(CONF, settings["recipe"], [f"data.dir={settings['data_dir']}"])
+    params = compose(CONF, settings["recipe"], [f"data.dir={settings['data_dir']}", *settings["overrides"]])
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     print(f"emotion_base: recipe {settings['recipe']} on {settings['data_dir']} → {out}", flush=True)
     for command in commands(out, settings["data_dir"], args.metrics):

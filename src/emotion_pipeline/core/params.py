@@ -156,6 +156,7 @@ class EmotionBase(_Section):
 
     recipe: Annotated[str, Field(min_length=1)] = _("a recipe of conf/recipe/ to train it with | none (off)")
     data_dir: Annotated[str, Field(min_length=1)] = _("its data: one sub-folder of images per class")
+    overrides: list[str] = _("`key=value` settings on top of its recipe, as `dvc exp run -S` takes them")
 
 
 class Params(_Section):
