@@ -172,16 +172,16 @@ def crossval(
 def test_crossval_fine_tunes_each_fold_when_asked(
     learned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import emotion_pipeline.training.trainer
+    import emotion_pipeline.training.fit
 
-    tuned, original = [], emotion_pipeline.training.trainer.finetune
+    tuned, original = [], emotion_pipeline.training.fit.finetune
 
     def recording(trainer: Any, network: Any, data: Any, validation: Any = None) -> None:
         before = network.base.get_layer("block5_conv3").kernel.numpy()
         original(trainer, network, data, validation)
         tuned.append(not np.array_equal(before, network.base.get_layer("block5_conv3").kernel.numpy()))
 
-    monkeypatch.setattr(emotion_pipeline.training.trainer, "finetune", recording)
+    monkeypatch.setattr(emotion_pipeline.training.fit, "finetune", recording)
     recipe = {"epochs": 10, "train.finetune_epochs": 1, "train.finetune_learning_rate": 1e-6}
     result = crossval(learned, tmp_path, {**recipe, "crossval.finetune": True})
     assert tuned == [True, True, True]  # every fold changed its last block
