@@ -12,6 +12,7 @@ import argparse
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import crossval_folds, stage_params
 from emotion_pipeline.core.tables import write_json
+from emotion_pipeline.model.weights import follow_base
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="VGG16 base weights")
     parser.add_argument("--out", required=True, help="JSON with mean, std and per-fold values")
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
+    params = follow_base(stage_params(args.params), "crossval")
 
     if not crossval_folds(params):
         write_json(args.out, {"folds": 0})

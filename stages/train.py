@@ -12,6 +12,7 @@ from dvclive import Live
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.model.runtime import resolve_precision
+from emotion_pipeline.model.weights import follow_base
 from emotion_pipeline.training.fit import stage_data, train_classifier
 
 
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-dir", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
+    params = follow_base(stage_params(args.params), "train")
 
     data = stage_data(params, args.split_dir, args.features_dir)
     tuned = params["train"]["finetune_epochs"]
