@@ -59,7 +59,7 @@ def build_report(sources: Sources, params: dict[str, Any]) -> tuple[list[Path], 
         ]
     heatmaps = load_heatmaps(sources.heatmaps)
     written += [
-        figures.plot_training_curves(log, paths["Training curves"]),
+        figures.plot_training_curves(log, paths["Training curves"], params["train"]),
         figures.plot_confusion_matrix(metrics, paths["Confusion matrix"]),
         grid.plot_test_predictions(rows, paths["Test predictions"], root=Path.cwd(), heatmaps=heatmaps),
         figures.plot_class_distribution(counts, paths["Class distribution"]),

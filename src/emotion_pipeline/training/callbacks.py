@@ -3,14 +3,13 @@ weights `train.select` asks for across phases."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 from dvclive import Live
 from dvclive.utils import standardize_metric_name
 
+from emotion_pipeline.core.params import SELECTABLE
+
 LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
-SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better
 PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.75, 5  # as Khaireddin & Chen (2021) on FER2013, on val accuracy
 
 
@@ -48,11 +47,3 @@ class KeepBest(keras.callbacks.EarlyStopping):
         super().on_train_begin(logs)
         if self.start is not None:
             self.best, self.best_weights = self.start, self.model.get_weights()
-
-
-def selected_metric(train: dict[str, Any]) -> str | None:
-    """The validation metric whose best epoch is kept and early stopping watches: `train.select`,
-    or validation loss where only early stopping is on (as before `select`); None: the last epoch."""
-    if train["select"] != "last":
-        return str(train["select"])
-    return "val_loss" if train["early_stopping"] else None

@@ -17,16 +17,11 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 
+from emotion_pipeline.core.params import selected_metric
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.views import build_augmentation
 from emotion_pipeline.training.batches import EpochViews
-from emotion_pipeline.training.callbacks import (
-    PLATEAU_FACTOR,
-    PLATEAU_PATIENCE,
-    KeepBest,
-    LiveMetrics,
-    selected_metric,
-)
+from emotion_pipeline.training.callbacks import PLATEAU_FACTOR, PLATEAU_PATIENCE, KeepBest, LiveMetrics
 
 
 def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, float]:
