@@ -22,10 +22,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in an image's pixels; x1 and y1 exclusive
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
-# The only formats Pillow may parse: those of IMAGE_SUFFIXES. Every other parser (TIFF, EPS and its
-# Ghostscript call, PSD...) is attack surface the project does not need. Pillow's JPEG opener also
-# returns the multi-picture JPEGs of many cameras, as format "MPO".
+# The only formats Pillow may parse, recognised by content whatever a file's suffix. Every other
+# parser (TIFF, EPS and its Ghostscript call, PSD...) is attack surface the project does not need.
+# Pillow's JPEG opener also returns the multi-picture JPEGs of many cameras, as format "MPO".
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 # Larger images are refused as possible decompression bombs: 120 Mpx admits a 10,000 x 10,000 scan
 # (about 6x the largest real photo seen) and still refuses headers that claim gigapixels.
