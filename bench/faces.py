@@ -104,12 +104,10 @@ def fer_base_layout(model: Path) -> tuple[int, bool, float]:
     """A FER2013 classifier's input size, whether its VGG16 has BatchNormalization, and its width
     multiplier: the runs on its base take all three (`image_size`, `model.batch_norm`,
     `model.width_multiplier`)."""
-    from emotion_pipeline.model.network import load_classifier
-    from emotion_pipeline.model.weights import has_batch_norm, width_multiplier
+    from emotion_pipeline.model.weights import base_settings
 
-    classifier, _, size = load_classifier(model)
-    base = classifier.get_layer("vgg16")
-    return size, has_batch_norm(base), width_multiplier(base)
+    settings = base_settings(model)
+    return settings["image_size"], settings["model.batch_norm"], settings["model.width_multiplier"]
 
 
 def scores(model_path: Path, paths: list[str], labels: list[str]) -> tuple[float, float]:

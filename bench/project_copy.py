@@ -1,4 +1,4 @@
-"""A throw-away git copy of the project for benchmarks, and a timer for commands run in it."""
+"""A throw-away git copy of the project for benchmarks (and tests), and a timer for commands run in it."""
 
 from __future__ import annotations
 
@@ -15,19 +15,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+OUTPUTS = ("dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/faces", "data/features")
+GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
+
+
 def copy_project(target: Path) -> Path:
-    """A git copy of the tracked project, so the benchmark never touches the workspace's outputs."""
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in listed.splitlines():
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "dvclive/", "dvc.lock")):
+    """Copy the files git tracks (and untracked, unignored ones), minus pipeline outputs; commit.
+
+    The tests use it too (tests/project.py): a benchmark or a test never touches the workspace's
+    outputs, and the copy's stages run the working tree's code, committed or not."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file() and not any(name == o or name.startswith(o + "/") for o in OUTPUTS):
             (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
-        subprocess.run(
-            ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
-            cwd=target,
-            check=True,
-        )
+            shutil.copy2(source, target / name)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run([*GIT, *args], cwd=target, check=True, capture_output=True)
     return target
 
 

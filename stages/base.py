@@ -11,7 +11,7 @@ from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.tables import replacing
 from emotion_pipeline.model.network import build_vgg16
 from emotion_pipeline.model.runtime import seed_everything
-from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights, resolve_weights
+from emotion_pipeline.model.weights import WeightsUnavailable, follow_base, load_base_weights, resolve_weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", required=True, help="weights file to write (.weights.h5)")
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
+    params = follow_base(stage_params(args.params), "base")
 
     seed_everything(params["seed"])
     model = params["model"]

@@ -16,6 +16,7 @@ from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import crossval_folds, stage_params
 from emotion_pipeline.core.tables import write_json
 from emotion_pipeline.data.splitting import SPLITS, read_split
+from emotion_pipeline.model.weights import follow_base
 from emotion_pipeline.training.feature_cache import load_merged, save_features
 
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features-dir", required=True, help="the features stage's cache")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
+    params = follow_base(stage_params(args.params), "crossval_features")
 
     folds = crossval_folds(params)
     write_json(f"{args.out_dir}/computed.json", {"folds": folds})  # the folder exists even when off

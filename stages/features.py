@@ -14,6 +14,7 @@ import numpy as np
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params, trains_online
 from emotion_pipeline.data.splitting import read_split
+from emotion_pipeline.model.weights import follow_base
 from emotion_pipeline.training.feature_cache import SplitFeatures, save_features
 
 CACHED = ("train", "val")  # views of the training images, plain features of the validation images
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="VGG16 base weights from the base stage")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
+    params = follow_base(stage_params(args.params), "features")
     splits = {name: read_split(f"{args.split_dir}/{name}.csv") for name in CACHED}
 
     if trains_online(params):

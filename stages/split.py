@@ -1,43 +1,16 @@
-"""Stage split: find every image, check it decodes, and write a stratified, seeded split.
-
-Every file under the data folder is either in a split or in `skipped.csv` with its reason; each
-split row carries the md5 of the image's bytes, so an image edited in place reruns what reads it.
-"""
+"""Stage split: find every image, check it decodes, and write a stratified, seeded split
+(`data.split_files` says what each file holds)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
-from emotion_pipeline.core.progress import Progress
-from emotion_pipeline.core.tables import table, write_json, write_table
-from emotion_pipeline.data.folders import class_folders, find_images
-from emotion_pipeline.data.images import ImageError, load_image
-from emotion_pipeline.data.splitting import (
-    SPLIT_COLUMNS,
-    SPLITS,
-    SplitError,
-    class_counts,
-    content_hash,
-    stratified_split,
-)
-
-CHECK_SIZE = 8  # decoding at a tiny size proves the file is readable without keeping pixels
-
-
-def warn_unused_classes(data_dir: Path, files: Counter[str], used: set[str]) -> None:
-    """Name the class folders left out for want of a readable image: an empty folder is not a class."""
-    names = [folder.name for folder in class_folders(data_dir) if folder.name not in used]
-    unused = [
-        f"{name} ({files[name]} file(s), none readable)" if files[name] else f"{name} (empty)"
-        for name in names
-    ]
-    if unused:
-        print(f"split: ignoring class folders without a usable image: {', '.join(unused)}", file=sys.stderr)
+from emotion_pipeline.data.split_files import survey, write_split
+from emotion_pipeline.data.splitting import SPLITS, SplitError, stratified_split
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,44 +21,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = stage_params(args.params)
 
-    data_dir = Path(args.data_dir)
     try:
-        candidates, skipped = find_images(data_dir)
+        found = survey(Path(args.data_dir))
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    usable: list[tuple[str, str]] = []
-    digests: dict[str, str] = {}
-    progress = Progress("split: checked", len(candidates), "files")
-    for candidate in candidates:
-        try:
-            load_image(candidate.path, CHECK_SIZE)
-            path = candidate.path.as_posix()
-            digests[path] = content_hash(candidate.path)
-            usable.append((path, candidate.label))
-        except (ImageError, OSError) as error:
-            skipped.append((candidate.path, str(error)))
-        progress.advance()
-    warn_unused_classes(data_dir, Counter(c.label for c in candidates), {label for _, label in usable})
-
+    if found.unused:
+        print(
+            f"split: ignoring class folders without a usable image: {', '.join(found.unused)}",
+            file=sys.stderr,
+        )
     try:
         split = stratified_split(
-            usable, params["data"]["test_fraction"], params["data"]["val_fraction"], params["seed"]
+            found.usable, params["data"]["test_fraction"], params["data"]["val_fraction"], params["seed"]
         )
     except SplitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
     out = Path(args.out_dir)
-    for name in SPLITS:
-        rows = [(path, label, digests[path]) for path, label in split[name]]
-        write_table(out / f"{name}.csv", table(rows, SPLIT_COLUMNS))
-    write_table(out / "skipped.csv", table(sorted((p.as_posix(), r) for p, r in skipped), ("path", "reason")))
-    counts = class_counts(split)
-    write_json(out / "counts.json", counts)
+    counts = write_split(out, split, found)
     for name in SPLITS:
         print(f"split: {name:5s} {sum(counts[name].values()):6d} images {counts[name]}")
-    print(f"split: skipped {len(skipped)} files (see {out / 'skipped.csv'})")
+    print(f"split: skipped {len(found.skipped)} files (see {out / 'skipped.csv'})")
     return 0
 
 

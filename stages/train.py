@@ -6,62 +6,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from dvclive import Live
 
 from emotion_pipeline import exit_with
-from emotion_pipeline.core.params import stage_params, trains_online
+from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.tables import replacing
-from emotion_pipeline.data.faces import read_settings, settings_config
-from emotion_pipeline.data.splitting import read_split
-from emotion_pipeline.model.calibration import (
-    apply_temperature,
-    expected_calibration_error,
-    fit_temperature,
-    negative_log_likelihood,
-)
-from emotion_pipeline.model.network import with_temperature
-from emotion_pipeline.model.runtime import distribution_strategy, seed_everything, set_precision
-from emotion_pipeline.training.feature_cache import load_features
-from emotion_pipeline.training.pipelines import one_hot
-from emotion_pipeline.training.trainer import (
-    EpochViews,
-    Network,
-    Trainer,
-    class_weights,
-    finetune,
-    image_batches,
-    set_trainable_blocks,
-)
-
-if TYPE_CHECKING:  # TensorFlow loads through the package, after it has set TensorFlow's log level
-    import keras
-    import tensorflow as tf
-
-
-def cached(
-    features_dir: str, classes: list[str], batch: int, epochs: int, seed: int
-) -> tuple[EpochViews, tuple[np.ndarray, np.ndarray]]:
-    """From the feature stage: the training images' cached views, one per image each epoch, and
-    the validation images as they are (features, one-hot)."""
-    train, val = (load_features(features_dir, split) for split in ("train", "val"))
-    views = EpochViews(train.views, one_hot(train.labels, classes), batch, epochs, seed)
-    return views, (val.plain, one_hot(val.labels, classes))
-
-
-def calibrated(model: keras.Model, validation: tf.data.Dataset, labels: np.ndarray) -> keras.Model:
-    """The model with the temperature that minimises its NLL on the validation images."""
-    before = model.predict(validation, verbose=0)
-    temperature = fit_temperature(before, labels)
-    after = apply_temperature(before, temperature)
-    scores = ", ".join(
-        f"{name} {score(before, labels):.4f} -> {score(after, labels):.4f}"
-        for name, score in (("NLL", negative_log_likelihood), ("ECE", expected_calibration_error))
-    )
-    print(f"train: temperature {temperature:.3f} from {len(labels)} validation images: {scores}")
-    return with_temperature(model, temperature)
+from emotion_pipeline.model.runtime import resolve_precision
+from emotion_pipeline.model.weights import follow_base
+from emotion_pipeline.training.fit import stage_data, train_classifier
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,44 +26,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-dir", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
-    train, model_params, size, seed = params["train"], params["model"], params["image_size"], params["seed"]
+    params = follow_base(stage_params(args.params), "train")
 
-    seed_everything(seed)
-    policy = set_precision(params["precision"])
-    split = Path(args.split_dir)
-    train_paths, train_labels = read_split(split / "train.csv")
-    val_paths, val_labels = read_split(split / "val.csv")
-    classes = sorted(set(train_labels))
-    weights = class_weights(train_labels, classes) if train["class_weights"] else None
-    online = trains_online(params)
+    data = stage_data(params, args.split_dir, args.features_dir)
+    tuned = params["train"]["finetune_epochs"]
     print(
-        f"train: {len(train_paths)} images, classes {classes}, {policy}, {'online' if online else 'cached'}"
-    )
-
-    batch = params["batch_size"]  # image datasets are lazy: nothing is decoded unless a phase uses them
-    online_data = (
-        image_batches(train_paths, train_labels, classes, size, batch, seed, params["train"]["mixup"]),
-        image_batches(val_paths, val_labels, classes, size, batch, None),
+        f"train: {len(data.train)} images, classes {data.classes}, {resolve_precision(params['precision'])}, "
+        f"{'online' if data.online else 'cached'}"
+        + (
+            f", then fine-tuning the last {params['train']['finetune_blocks']} VGG16 block(s)"
+            if tuned
+            else ""
+        )
     )
     live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
-    trainer = Trainer(params, live, weights)
-    with distribution_strategy().scope():
-        network = Network.build(params, args.base, classes)
-        faces = settings_config(read_settings(split))
-        model = network.model(faces=faces)
-        set_trainable_blocks(network.base, None if train["trainable_base"] else 0)
-        epochs = params["epochs"]
-        data = online_data if online else cached(args.features_dir, classes, batch, epochs, seed)
-        trainer.fit(model if online else network.head, *data, epochs, model_params["learning_rate"])
-        if train["finetune_epochs"]:
-            print(f"train: fine-tuning the last {train['finetune_blocks']} VGG16 block(s)")
-            finetune(trainer, network, *online_data)
-        if params["train"]["tta"]:  # the same trained layers, answering the mean over the views
-            model = network.model(tta=True, faces=faces)
-    if train["calibrate"]:
-        model = calibrated(model, online_data[1], one_hot(val_labels, classes).argmax(axis=1))
-    with replacing(args.out) as tmp:
+    model = train_classifier(params, data, args.base, live)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with replacing(args.out) as tmp:  # a model half-written by an interrupt never takes its place
         model.save(tmp)
     live.end()
     print(f"train: saved {args.out}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,27 +17,6 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUTS = ("dvc.lock", "metrics", "dvclive", "plots", "models", "data/split", "data/faces", "data/features")
-GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@t")
-
-
-def copy_project(target: Path) -> Path:
-    """Copy the files git tracks (and untracked, unignored ones), minus pipeline outputs; commit."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listed:
-        source = ROOT / name
-        if source.is_file() and not any(name == o or name.startswith(o + "/") for o in OUTPUTS):
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy"]):
-        subprocess.run([*GIT, *args], cwd=target, check=True, capture_output=True)
-    return target
 
 
 def tool_env(project: Path) -> dict[str, str]:
@@ -90,3 +68,7 @@ def load_script(path: Path) -> ModuleType:
 
 def load_stage(name: str) -> ModuleType:
     return load_script(ROOT / "stages" / f"{name}.py")
+
+
+# One copy routine for benchmarks and tests: bench/ holds it, as benchmarks run without the tests.
+copy_project = load_script(ROOT / "bench" / "project_copy.py").copy_project

@@ -37,7 +37,7 @@ from PIL import EpsImagePlugin
 from project import ROOT, load_stage, write_params
 
 import emotion_pipeline
-from emotion_pipeline.data import images
+from emotion_pipeline.data import shedding
 from emotion_pipeline.data.folders import find_images, is_hidden
 from emotion_pipeline.data.images import ImageError, load_image
 from emotion_pipeline.data.splitting import MIN_PER_CLASS, SPLITS
@@ -190,7 +190,7 @@ def test_without_a_deadline_a_large_decode_waits_its_turn() -> None:
     refused as the web app's would be."""
     large = uniform_png(4_000, 4_000, palette=PLUM)  # as RGB too: 76 MiB, over LARGE_BYTES
     result: list[np.ndarray] = []
-    with images._LARGE_DECODE:
+    with shedding.large_decode_turn():
         waiting = threading.Thread(target=lambda: result.append(load_image(large, SIZE)))
         waiting.start()
         waiting.join(timeout=0.5)

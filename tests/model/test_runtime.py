@@ -25,7 +25,8 @@ import keras
 import yaml
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.runtime import distribution_strategy
-from emotion_pipeline.training.trainer import Trainer, image_batches, set_trainable_blocks
+from emotion_pipeline.training.batches import image_batches
+from emotion_pipeline.training.trainer import Trainer, set_trainable_blocks
 
 params = yaml.safe_load(open("params.yaml"))
 params["batch_size"] = 4

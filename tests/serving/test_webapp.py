@@ -17,7 +17,7 @@ from corpus import EPS, encode, noise, uniform_png
 from flask.testing import FlaskClient
 from PIL import Image
 
-from emotion_pipeline.data import images
+from emotion_pipeline.data import shedding
 from emotion_pipeline.serving import webapp
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import MAX_UPLOAD_BYTES, RETRY_AFTER_SECONDS, create_app
@@ -113,7 +113,7 @@ def test_large_image_while_another_decodes_is_429_and_small_ones_still_pass(
     """A large upload never waits for the large-decode turn (it would hold a server thread): it is
     refused at once, to retry; small uploads never need the turn."""
     scan = uniform_png(10_000, 10_000, 16)  # 16-bit: 191 MiB to decode, over LARGE_BYTES
-    with images._LARGE_DECODE:  # another request's large decode
+    with shedding.large_decode_turn():  # another request's large decode
         response = post_file(client, scan, "scan.png")
         assert response.status_code == 429
         assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)

@@ -19,13 +19,8 @@ from emotion_pipeline.model.network import assemble, build_head, build_vgg16, lo
 from emotion_pipeline.model.views import TTA_SHIFT, RandomErasing, build_augmentation
 from emotion_pipeline.report.inputs import read_curve
 from emotion_pipeline.serving.predict import Classifier
-from emotion_pipeline.training.trainer import (
-    EpochViews,
-    Trainer,
-    image_batches,
-    learning_rates,
-    set_trainable_blocks,
-)
+from emotion_pipeline.training.batches import EpochViews, image_batches
+from emotion_pipeline.training.trainer import Trainer, learning_rates, set_trainable_blocks
 
 CLASSES = ["angry", "happy", "sad"]
 SIZE = 32

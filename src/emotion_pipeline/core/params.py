@@ -27,6 +27,7 @@ Positive = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(gt=0, le=1)]
 Chance = Annotated[float, Field(ge=0, le=1)]
+SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better
 
 
 class ParamsError(ValueError):
@@ -267,3 +268,11 @@ def trains_online(params: dict[str, Any]) -> bool:
 def crossval_folds(params: dict[str, Any]) -> int:
     """The number of cross-validation folds, 0 when cross-validation is off."""
     return int(params["crossval"]["folds"])
+
+
+def selected_metric(train: dict[str, Any]) -> str | None:
+    """The validation metric whose best epoch is kept and early stopping watches: `train.select`,
+    or validation loss where only early stopping is on; None: the last epoch's weights are kept."""
+    if train["select"] != "last":
+        return str(train["select"])
+    return "val_loss" if train["early_stopping"] else None

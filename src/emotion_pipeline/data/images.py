@@ -2,16 +2,15 @@
 
 Formats are recognised by content (Pillow), not by extension, so a WebP named `.jpg` is read and a
 text file named `.jpg` is reported, never silently dropped. Only the formats the project lists are
-parsed at all; every decode is held to a memory budget, and the web app's also to a deadline.
+parsed at all; every decode is held to a memory budget, and the web app's also to a deadline (the
+load shedding is `shedding`'s).
 """
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
@@ -21,11 +20,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from emotion_pipeline.data.shedding import (
+    LARGE_BYTES,
+    Busy,
+    DeadlineReader,
+    check_deadline,
+    large_decode_turn,
+)
+
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in an image's pixels; x1 and y1 exclusive
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
-# The only formats Pillow may parse: those of IMAGE_SUFFIXES. Every other parser (TIFF, EPS and its
-# Ghostscript call, PSD...) is attack surface the project does not need. Pillow's JPEG opener also
-# returns the multi-picture JPEGs of many cameras, as format "MPO".
+# The only formats Pillow may parse, recognised by content whatever a file's suffix. Every other
+# parser (TIFF, EPS and its Ghostscript call, PSD...) is attack surface the project does not need.
+# Pillow's JPEG opener also returns the multi-picture JPEGs of many cameras, as format "MPO".
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 # Larger images are refused as possible decompression bombs: 120 Mpx admits a 10,000 x 10,000 scan
 # (about 6x the largest real photo seen) and still refuses headers that claim gigapixels.
@@ -33,21 +39,13 @@ MAX_PIXELS = 120_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Memory is bytes, not pixels: a 16-bit or RGBA pixel costs more than a palette one. 512 MiB for the
 # full-size copies of one image admits a 10,000 x 10,000 palette or 16-bit scan and any 8,000 x 8,000
-# image, and keeps a server's peak under 1 GB (one large decode at a time, see LARGE_BYTES).
+# image, and keeps a server's peak under 1 GB (one large decode at a time: `shedding.LARGE_BYTES`).
 MAX_DECODE_BYTES = 512 * 2**20
-# Decodes needing more than this (a 16-Mpx RGB image; JPEG photos decode small, in draft mode) take
-# turns, so only one image's MAX_DECODE_BYTES is ever in use; smaller ones run in parallel.
-LARGE_BYTES = 64 * 2**20
-_LARGE_DECODE = threading.Lock()
 _OPEN_LOCK = threading.Lock()
 
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message says why, in one line."""
-
-
-class Busy(Exception):
-    """An image not decoded because of the server's load, not its content: worth sending again later."""
 
 
 def _reason(error: BaseException) -> str:
@@ -96,30 +94,6 @@ def _decoding() -> Iterator[None]:
         raise ImageError(f"corrupt or truncated image ({_reason(error)})") from None
 
 
-def _check(deadline: float | None) -> None:
-    """Raise `Busy` once the deadline (a `time.monotonic()` instant, or None: never) has passed."""
-    if deadline is not None and time.monotonic() > deadline:
-        raise Busy("the image took too long to decode on this busy server; try again later")
-
-
-class _DeadlineReader(io.BytesIO):
-    """The file's bytes, for Pillow: every read checks the deadline.
-
-    Python cannot stop a thread (signals reach the main thread only, and waitress serves from worker
-    threads), and an abandoned thread would keep decoding, and holding memory. Pillow's decoders read
-    their input 64 KB at a time, so checking between reads stops a decode within one block's work:
-    a fraction of a second, as MAX_DECODE_BYTES bounds the whole decode's.
-    """
-
-    def __init__(self, data: bytes, deadline: float | None) -> None:
-        super().__init__(data)
-        self.deadline = deadline
-
-    def read(self, size: int | None = -1) -> bytes:
-        _check(self.deadline)
-        return super().read(size)
-
-
 def _unsupported(prefix: bytes) -> ImageError:
     """Name the format of a file outside FORMATS from its first bytes, as Pillow's own test does,
     without handing the file to that format's parser."""
@@ -138,7 +112,7 @@ def _open(data: bytes, deadline: float | None) -> Image.Image:
     with _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(_DeadlineReader(data, deadline), formats=FORMATS)
+            image = Image.open(DeadlineReader(data, deadline), formats=FORMATS)
         except UnidentifiedImageError:
             raise _unsupported(data[:16]) from None
     if image.width * image.height > MAX_PIXELS:  # even if another library changed Pillow's limit
@@ -201,18 +175,6 @@ def _largest_within_budget(image: Image.Image) -> tuple[int, int]:
     return max(1, math.floor(image.width * scale)), max(1, math.floor(image.height * scale))
 
 
-@contextmanager
-def _large_decode(wait: bool) -> Iterator[None]:
-    """Hold the one large-decode turn; without `wait` (a server), refuse at once when it is taken:
-    a request waiting for it would hold one of the server's threads, which small uploads need."""
-    if not _LARGE_DECODE.acquire(blocking=wait):
-        raise Busy("another large image is being decoded; try again in a few seconds")
-    try:
-        yield
-    finally:
-        _LARGE_DECODE.release()
-
-
 def _shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Resize to `size` first, in the decoded mode where Pillow resizes it smoothly (16-bit
     included), so every later conversion copies a small image, never the full one."""
@@ -259,9 +221,9 @@ def _decode(
         output = (size, size) if size else _largest_within_budget(image)
         large = _bytes_within_budget(image, output) > LARGE_BYTES
         # Closing frees the full-size pixels before the next large decode may start.
-        with _large_decode(wait=deadline is None) if large else nullcontext(), closing(image):
+        with large_decode_turn(wait=deadline is None) if large else nullcontext(), closing(image):
             image.load()
-            _check(deadline)
+            check_deadline(deadline)
             return to_rgb(_shrink(image, output)), width / output[0]
 
 

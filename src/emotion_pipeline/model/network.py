@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from emotion_pipeline.model.views import TestTimeViews, ViewMean
+from emotion_pipeline.model.weights import VGG16_BLOCKS
 
 BGR_MEAN = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras' "caffe" mode uses
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's "L" mode: how FER2013's grey faces were made
@@ -97,9 +98,6 @@ class FaceFraming(_Stored):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "faces": self.faces}
-
-
-VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
 def vgg16_batch_norm(shape: tuple[int | None, ...], width_multiplier: float = 1.0) -> keras.Model:

@@ -4,9 +4,13 @@ none (random), as the `model.weights` param says."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import sys
+import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import keras
@@ -17,6 +21,8 @@ VGG16_NOTOP_URL = (
 )
 VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+# VGG16's filters per convolution, block by block: the shapes ImageNet's weights have.
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
 class WeightsUnavailable(RuntimeError):
@@ -55,31 +61,69 @@ def resolve_weights(weights: str) -> Path | None:
     return path
 
 
-def has_batch_norm(model: keras.Model) -> bool:
-    """Whether a VGG16 base has BatchNormalization layers (`model.batch_norm`'s layout)."""
-    from keras.layers import BatchNormalization
+def base_settings(path: str | Path) -> dict[str, Any]:
+    """What a classifier this pipeline saved says about its VGG16, as the params name them: the
+    layout (`model.batch_norm`, `model.width_multiplier`), how it saw pixels (`model.grayscale`) and
+    the size it was trained at (`image_size`). Read from the `.keras` file's config.json, a zip
+    member, so a stage that runs no network reads it without loading TensorFlow."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            layers = json.loads(archive.read("config.json"))["config"]["layers"]
+        by_class = {layer["class_name"]: layer["config"] for layer in layers}
+        vgg16 = next(layer["config"]["layers"] for layer in layers if layer["name"] == "vgg16")
+        first = next(layer["config"] for layer in vgg16 if layer["config"]["name"] == "block1_conv1")
+        return {
+            "image_size": int(by_class["InputLayer"]["batch_shape"][1]),
+            "model.batch_norm": any(layer["class_name"] == "BatchNormalization" for layer in vgg16),
+            "model.width_multiplier": first["filters"] / VGG16_BLOCKS[0][0],
+            "model.grayscale": bool(by_class["VGGPreprocess"]["grayscale"]),
+        }
+    except (OSError, KeyError, StopIteration, TypeError, ValueError, zipfile.BadZipFile) as error:
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise WeightsUnavailable(
+            f"model.weights {path}: not a classifier saved by this pipeline ({reason})"
+        ) from None
 
-    return any(isinstance(layer, BatchNormalization) for layer in model.layers)
+
+def follow_base(params: dict[str, Any], stage: str) -> dict[str, Any]:
+    """`params` with the base's own settings (`base_settings`) where `model.weights` is a classifier
+    this pipeline trained: a transfer cannot run with another layout, and sees pixels as the base
+    learnt them, so these follow the file instead of flags kept in step by hand. One line says
+    which values were taken from the base; other weights leave `params` as they are. For a stage's
+    `main`: a `.keras` file that is not such a classifier ends the stage with one `error:` line."""
+    source = Path(str(params["model"]["weights"]))
+    if source.suffix != ".keras" or not source.is_file():  # a missing file: the base stage says so
+        return params
+    try:
+        settings = base_settings(source)
+    except WeightsUnavailable as error:  # a stage's params: one line, as `stage_params` ends a bad value
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    followed, taken = copy.deepcopy(params), []
+    for name, value in settings.items():
+        *parents, leaf = name.split(".")
+        section = followed
+        for parent in parents:
+            section = section[parent]
+        if section[leaf] != value:
+            taken.append(f"{name}={json.dumps(value)} (params: {json.dumps(section[leaf])})")
+            section[leaf] = value
+    if taken:
+        print(f"{stage}: taken from the base {source}: {', '.join(taken)}")
+    return followed
 
 
-def width_multiplier(model: keras.Model) -> float:
-    """A VGG16 base's filters per convolution as a fraction of VGG16's (`model.width_multiplier`)."""
-    from emotion_pipeline.model.network import VGG16_BLOCKS
-
-    return model.get_layer("block1_conv1").filters / VGG16_BLOCKS[0][0]
-
-
-def _weighted(model: keras.Model) -> list[str]:
-    return [layer.name for layer in model.layers if layer.weights]
+def _weighted(model: keras.Model) -> dict[str, list[tuple[int, ...]]]:
+    """Each weighted layer's name and its weights' shapes, in order."""
+    return {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
 
 
 def load_base_weights(base: keras.Model, source: Path) -> None:
     """Load a weights file into the base, or copy in a trained classifier's VGG16 layer by layer.
 
-    Convolution weights do not depend on the input size, so a classifier trained on 48 px FER2013
-    faces seeds a base for any `image_size`. Layers are matched by name (block1_conv1, ...), and both
-    models must have the same weighted layers: a base with BatchNorm layers takes them only from a
-    classifier that has them too.
+    Convolution weights do not depend on the input size, so a classifier's VGG16 seeds a base of
+    any size. Layers are matched by name (block1_conv1, ...), and both models must have the same
+    weighted layers of the same shapes, as a base built from `follow_base`'s params has.
     """
     if source.suffix != ".keras":
         base.load_weights(str(source))
@@ -93,22 +137,17 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
         raise WeightsUnavailable(
             f"model.weights {source}: not a classifier saved by this pipeline ({reason})"
         ) from None
-    normalised = has_batch_norm(trained)
-    if normalised != has_batch_norm(base):
+    theirs, ours = _weighted(trained), _weighted(base)
+    if list(theirs) != list(ours):
         raise WeightsUnavailable(
-            f"model.weights {source}: its VGG16 {'has' if normalised else 'has no'} BatchNormalization "
-            f"layers: set model.batch_norm={'true' if normalised else 'false'} to train on it"
+            f"model.weights {source}: its VGG16 has the layers {', '.join(theirs)}; "
+            f"the base has {', '.join(ours)}"
         )
-    trained_width, width = width_multiplier(trained), width_multiplier(base)
-    if trained_width != width:
+    other = next((name for name in ours if theirs[name] != ours[name]), None)
+    if other is not None:
         raise WeightsUnavailable(
-            f"model.weights {source}: its VGG16 is {trained_width:g} times VGG16's width, the base "
-            f"{width:g}: set model.width_multiplier={trained_width:g} to train on it"
-        )
-    if _weighted(trained) != _weighted(base):
-        raise WeightsUnavailable(
-            f"model.weights {source}: its VGG16 has the layers {', '.join(_weighted(trained))}; "
-            f"the base has {', '.join(_weighted(base))}"
+            f"model.weights {source}: its VGG16's {other} has weights of shapes {theirs[other]}, "
+            f"the base's {ours[other]}"
         )
     for layer in base.layers:
         if layer.weights:

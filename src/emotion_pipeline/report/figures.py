@@ -51,14 +51,15 @@ def placeholder(ax: Any, message: str) -> None:
     ax.set_yticks([])
 
 
-def plot_training_curves(log: TrainingLog, path: str | Path) -> Path:
-    """Loss and accuracy per epoch, training vs validation, with the best validation epoch marked.
+def plot_training_curves(log: TrainingLog, path: str | Path, train: dict[str, Any]) -> Path:
+    """Loss and accuracy per epoch, training vs validation, with the best validation epoch marked
+    (the one whose weights `train.select` kept, when it kept a best one).
 
     Over-fitting and the effect of a fine-tuning phase show as the gap between the two lines.
     """
     figure = new_figure(11.0, 4.3)
     axes = figure.subplots(1, 2)
-    best = best_epoch(log)
+    best = best_epoch(log, train)
     labels = {"train": "training", "eval": "validation"}
     colours = {"train": SPLIT_COLOURS["train"], "eval": SPLIT_COLOURS["val"]}
     for ax, metric, title in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
@@ -84,7 +85,7 @@ def plot_training_curves(log: TrainingLog, path: str | Path) -> Path:
                 color=BEST_COLOUR,
                 linestyle="--",
                 linewidth=1.2,
-                label=f"best validation epoch ({best.epoch})",
+                label=f"{'weights kept: epoch' if best.kept else 'best validation epoch'} ({best.epoch})",
             )
             if value is not None:
                 ax.plot(

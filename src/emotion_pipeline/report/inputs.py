@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from emotion_pipeline.core.params import SELECTABLE, selected_metric
 from emotion_pipeline.core.tables import read_table
 
 
@@ -23,17 +25,20 @@ class Curve:
     values: np.ndarray
 
 
-# {"loss": {"train": Curve, "eval": Curve}, "accuracy": {...}}; a missing file is a missing key.
+# {"loss": {"train": Curve, "eval": Curve}, "accuracy": {...}, "macro_f1": {...}}; a missing file is a
+# missing key.
 TrainingLog = dict[str, dict[str, Curve]]
 
 
 @dataclass(frozen=True)
 class BestEpoch:
-    """The validation epoch a checkpoint would keep (lowest validation loss), for the plot and report."""
+    """The best validation epoch, for the plot and report: by the metric `train.select` kept the
+    weights of (`kept`), else by the lowest validation loss (else the highest accuracy)."""
 
     epoch: int
     val_loss: float | None
     val_accuracy: float | None
+    kept: bool = False
 
 
 def read_curve(path: str | Path) -> Curve | None:
@@ -61,10 +66,10 @@ def read_curve(path: str | Path) -> Curve | None:
 
 
 def read_training_log(live_dir: str | Path) -> TrainingLog:
-    """Loss and accuracy curves for training and validation; absent files are simply left out."""
+    """Loss, accuracy and macro-F1 curves for training and validation; absent files are left out."""
     base = Path(live_dir) / "plots" / "metrics"
     log: TrainingLog = {}
-    for metric in ("loss", "accuracy"):
+    for metric in ("loss", "accuracy", "macro_f1"):
         for split in ("train", "eval"):
             curve = read_curve(base / split / f"{metric}.tsv")
             if curve is not None:
@@ -72,10 +77,13 @@ def read_training_log(live_dir: str | Path) -> TrainingLog:
     return log
 
 
-def best_epoch(log: TrainingLog) -> BestEpoch | None:
-    """Lowest validation loss (else highest validation accuracy); earliest epoch wins a tie."""
+def best_epoch(log: TrainingLog, train: dict[str, Any]) -> BestEpoch | None:
+    """The epoch whose weights `train.select` kept (as training picks it: the earliest wins a tie);
+    without a selection, the lowest validation loss (else highest validation accuracy)."""
     val_loss = log.get("loss", {}).get("eval")
     val_acc = log.get("accuracy", {}).get("eval")
+    selected = selected_metric(train)
+    kept = log.get(selected.removeprefix("val_"), {}).get("eval") if selected else None
 
     def value_at(curve: Curve | None, epoch: int) -> float | None:
         if curve is None:
@@ -83,6 +91,10 @@ def best_epoch(log: TrainingLog) -> BestEpoch | None:
         hits = np.flatnonzero(curve.epochs == epoch)
         return float(curve.values[hits[0]]) if hits.size else None
 
+    if kept is not None and np.isfinite(kept.values).any():
+        pick = np.nanargmin if SELECTABLE[selected] == "min" else np.nanargmax
+        epoch = int(kept.epochs[pick(kept.values)])
+        return BestEpoch(epoch, value_at(val_loss, epoch), value_at(val_acc, epoch), kept=True)
     if val_loss is not None and np.isfinite(val_loss.values).any():
         epoch = int(val_loss.epochs[np.nanargmin(val_loss.values)])
     elif val_acc is not None and np.isfinite(val_acc.values).any():

@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from emotion_pipeline.core.environment import environment
+from emotion_pipeline.core.params import selected_metric
 from emotion_pipeline.core.tables import write_atomic
 from emotion_pipeline.model.calibration import BINS
 from emotion_pipeline.report.face_census import face_counts
@@ -163,9 +164,10 @@ def faces_lines(faces: pd.DataFrame | None, params: Mapping[str, Any]) -> list[s
 
 
 def summary_lines(
-    metrics: Mapping[str, Any], crossval: Mapping[str, Any] | None, log: TrainingLog
+    metrics: Mapping[str, Any], crossval: Mapping[str, Any] | None, log: TrainingLog, train: dict[str, Any]
 ) -> list[str]:
-    """The headline: test accuracy and macro-F1, the k-fold spread, and how training went."""
+    """The headline: test accuracy and macro-F1, the k-fold spread, and how training went (the epoch
+    whose weights `train.select` kept, when it kept a best one)."""
     classes = list(metrics.get("classes", []))
     lines = [
         f"**Test accuracy {metrics['accuracy']:.1%}** ({metrics['accuracy']:.4f}), "
@@ -185,13 +187,14 @@ def summary_lines(
         overall.append(
             f"{max(int(c.epochs.max()) for curves in log.values() for c in curves.values())} epochs trained"
         )
-    best = best_epoch(log)
+    best = best_epoch(log, train)
     if best is not None:
         at = [
             f"validation loss {best.val_loss:.4f}" if best.val_loss is not None else "",
             f"validation accuracy {best.val_accuracy:.4f}" if best.val_accuracy is not None else "",
         ]
-        overall.append(f"best validation epoch {best.epoch} ({', '.join(a for a in at if a)})")
+        kept = f", by {selected_metric(train)}: its weights kept" if best.kept else ""
+        overall.append(f"best validation epoch {best.epoch} ({', '.join(a for a in at if a)}{kept})")
     return [
         *lines,
         "## Metrics (test split)",
@@ -233,7 +236,7 @@ def write_report(
     folder, so it renders wherever the folder is copied (a DVC cache, a CI artifact, a pull request)."""
     path = Path(path)
     lines = ["# Emotion classifier: evaluation report", ""]
-    lines += summary_lines(metrics, crossval, log)
+    lines += summary_lines(metrics, crossval, log, params["train"])
     lines += crossval_lines(metrics, crossval)
     lines += calibration_lines(metrics)
     lines += ["## Figures", ""]

@@ -5,10 +5,8 @@ activations, summed over channels and rectified, give a coarse map of the image 
 block5_conv3 at 224 px) that is stretched over the picture. That is Grad-CAM with each cell's own
 gradient, as HiResCAM (Draelos and Carin, 2020) defines it, rather than one gradient averaged over
 the cells per channel: this classifier's head flattens the feature map, so a channel counts for a
-class in one place and against it in another, and the average points away from the evidence. On a
-task decided by a bright square in one quadrant, VGG16 trained at 64 px put 18% of the averaged
-map's mass in that quadrant (under the 25% of chance) and 47% of this one's; the tests' smaller
-model got blank averaged maps for most images. For a head that averages the map first, the two agree.
+class in one place and against it in another, and the average can point away from the evidence.
+For a head that averages the map first, the two agree.
 
 The score is the class's logit minus the mean logit (adding one constant to every logit changes no
 probability, so only this part means anything), taken before the softmax: a sure model's

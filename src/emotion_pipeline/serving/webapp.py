@@ -32,7 +32,7 @@ MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 2**20
 # One request's decode stops at this deadline, answered 429: the largest image the loader admits
 # decodes in about 2 s on a free core, so only an overloaded server gets there, and no request holds a
 # thread, or its memory, for longer. (Python cannot interrupt a thread: the loader checks the deadline
-# between the steps and input blocks of its decode, see `images._DeadlineReader`.)
+# between the steps and input blocks of its decode, see `shedding.DeadlineReader`.)
 DECODE_SECONDS = 8
 RETRY_AFTER_SECONDS = 5  # what a busy answer asks the client to wait: about one large decode
 UPLOAD_FIELD = "file"

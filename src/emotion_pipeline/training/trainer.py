@@ -1,5 +1,5 @@
-"""Training recipes: the report's head on cached features or online, optional fine-tuning, and the
-recipe's switches: optimizer, weight decay, learning-rate schedule and which epoch's weights to keep.
+"""Training phases: the optimizer, weight decay and learning-rate schedule of each, the network's
+trainable parts, and a `Trainer` that runs phases which continue one another.
 
 Every recipe ends in the same artifact: one classifier taking raw RGB, preprocessing inside.
 """
@@ -16,59 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from dvclive import Live
-from dvclive.utils import standardize_metric_name
 
+from emotion_pipeline.core.params import selected_metric
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.views import build_augmentation
-from emotion_pipeline.training.pipelines import decoded_images, one_hot
-
-LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
-SELECTABLE = {"val_loss": "min", "val_macro_f1": "max"}  # train.select's metrics, and which way is better
-PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.75, 5  # as Khaireddin & Chen (2021) on FER2013, on val accuracy
-
-
-class LiveMetrics(keras.callbacks.Callback):
-    """Per-epoch metrics and learning rate to DVCLive; unlike DVCLive's own callback it does not end
-    the run, so a second training phase continues the same curves."""
-
-    def __init__(self, live: Live) -> None:
-        super().__init__()
-        self.live = live
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        values = {
-            standardize_metric_name(name, "dvclive.keras"): float(value)
-            for name, value in (logs or {}).items()
-            if name.removeprefix("val_") in LOGGED
-        }
-        # The rate of the epoch's last step (before a plateau cut, which runs after this callback).
-        values["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        for name, value in values.items():  # timestamped: each epoch's wall time can be read back
-            self.live.log_metric(name, value, timestamp=True)
-        self.live.next_step()
-
-
-class KeepBest(keras.callbacks.EarlyStopping):
-    """Keras' early stopping, always restoring the best epoch's weights at the end, with a score to
-    beat from earlier phases: a phase none of whose epochs beats it ends with the weights it started
-    from (the earlier phases' best)."""
-
-    def __init__(self, monitor: str, patience: int, best: float | None) -> None:
-        super().__init__(monitor, patience=patience, mode=SELECTABLE[monitor], restore_best_weights=True)
-        self.start = best
-
-    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        super().on_train_begin(logs)
-        if self.start is not None:
-            self.best, self.best_weights = self.start, self.model.get_weights()
-
-
-def selected_metric(train: dict[str, Any]) -> str | None:
-    """The validation metric whose best epoch is kept and early stopping watches: `train.select`,
-    or validation loss where only early stopping is on (as before `select`); None: the last epoch."""
-    if train["select"] != "last":
-        return str(train["select"])
-    return "val_loss" if train["early_stopping"] else None
+from emotion_pipeline.training.batches import EpochViews
+from emotion_pipeline.training.callbacks import PLATEAU_FACTOR, PLATEAU_PATIENCE, KeepBest, LiveMetrics
 
 
 def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, float]:
@@ -112,77 +65,6 @@ def compile_model(
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy", keras.metrics.F1Score(average="macro", name="macro_f1")],
     )
-
-
-def image_batches(
-    paths: Sequence[str],
-    labels: Sequence[str],
-    classes: Sequence[str],
-    size: int,
-    batch: int,
-    seed: int | None,
-    mixup: float = 0.0,
-) -> tf.data.Dataset:
-    """(image, one-hot) batches, decoded once and kept in memory; shuffled each epoch when seeded.
-    With `mixup` (alpha), each image and its label are blended with another of the batch's, by a
-    weight drawn from Beta(alpha, alpha) (Zhang et al. 2018): soft targets between classes."""
-    dataset = tf.data.Dataset.zip(
-        decoded_images(paths, size), tf.data.Dataset.from_tensor_slices(one_hot(labels, classes))
-    ).cache()
-    if seed is not None:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch)
-    if mixup:
-        blend = keras.layers.MixUp(mixup, seed=seed, dtype="float32")  # pixels stay float32 under bfloat16
-
-        def mixed(images: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            both = blend({"images": images, "labels": targets})
-            return both["images"], both["labels"]
-
-        dataset = dataset.map(mixed)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-class EpochViews:
-    """Cached features fed as the report's augmentation fed images: each epoch every training image
-    once, in a new order, as one of its K cached augmented views (epoch e takes view e mod K), so an
-    epoch is as many steps whether the head learns from the cache or online. Batch i of the whole run
-    depends on i alone (not on when Keras calls back), so a run is the same every time."""
-
-    def __init__(
-        self, views: np.ndarray, targets: np.ndarray, batch_size: int, epochs: int, seed: int
-    ) -> None:
-        self.count, self.batch_size = views.shape[1], batch_size  # views per image
-        # One tensor, image i's view k at row i x count + k, and no NumPy copy kept beside it.
-        self.views = tf.constant(views.reshape(-1, *views.shape[2:]))
-        self.targets = tf.constant(targets)
-        rng = np.random.default_rng(seed)
-        self.orders = [rng.permutation(len(views)) for _ in range(epochs)]
-        self.steps = math.ceil(len(views) / batch_size)  # per epoch
-
-    def __len__(self) -> int:
-        return len(self.orders) * self.steps
-
-    def rows(self, index: int) -> np.ndarray:
-        """Batch `index`'s rows of `views`: its images, each as the epoch's view (image = row // count)."""
-        epoch, step = divmod(index, self.steps)
-        images = self.orders[epoch][step * self.batch_size : (step + 1) * self.batch_size]
-        return images * self.count + epoch % self.count
-
-    def batch(self, rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """The features and one-hot targets of those rows: one gather serves indexing and the dataset."""
-        return tf.gather(self.views, rows), tf.gather(self.targets, rows // self.count)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.batch(tf.constant(self.rows(index)))
-        return x.numpy(), y.numpy()
-
-    def dataset(self) -> tf.data.Dataset:
-        """The run's batches in order, gathered inside TensorFlow: handing Keras one NumPy batch at a
-        time from Python cost the improved run a second."""
-        picked = [self.rows(index) for index in range(len(self))]
-        batches = tf.RaggedTensor.from_row_lengths(np.concatenate(picked), [len(rows) for rows in picked])
-        return tf.data.Dataset.from_tensor_slices(batches).map(self.batch).prefetch(tf.data.AUTOTUNE)
 
 
 def set_trainable_blocks(base: keras.Model, blocks: int | None) -> None:
