@@ -28,6 +28,7 @@ from emotion_pipeline.model.runtime import distribution_strategy, seed_everythin
 from emotion_pipeline.training.batches import EpochViews, image_batches
 from emotion_pipeline.training.feature_cache import load_features
 from emotion_pipeline.training.pipelines import one_hot
+from emotion_pipeline.training.remembering import keep_the_face_model
 from emotion_pipeline.training.trainer import Network, Trainer, class_weights, finetune, set_trainable_blocks
 
 
@@ -135,6 +136,10 @@ def train_classifier(
             trainer.fit(network.head, views, val, epochs, params["model"]["learning_rate"])
         if train["finetune_epochs"]:
             finetune(trainer, network, images, val_images)
+        if data.val is not None:  # a face model's own head kept beside the photos' one, blended
+            labels = one_hot(data.val.labels, classes).argmax(axis=1)
+            if (kept := keep_the_face_model(network, val_images, labels)) is not network:
+                network, model = kept, kept.model(faces=data.faces)
         if train["tta"]:  # the same trained layers, answering the mean over the views
             model = network.model(tta=True, faces=data.faces)
     if train["calibrate"] and data.val is not None:
