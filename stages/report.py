@@ -15,7 +15,7 @@ from pathlib import Path
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.tables import read_json
-from emotion_pipeline.report import faces, figures, grid, inputs, page, reliability
+from emotion_pipeline.report import face_census, figures, grid, inputs, page, reliability
 from emotion_pipeline.serving.overlays import load_heatmaps
 
 FIGURES = {
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if found is not None:  # face detection was on
         paths.update({caption: out / name for caption, name in FACE_FIGURES.items()})
         written += [
-            faces.plot_face_counts(found, paths["Faces found"]),
-            faces.plot_face_crops(inputs.read_split_lists(args.split_dir), paths["Face crops"], Path.cwd()),
+            face_census.plot_face_counts(found, paths["Faces found"]),
+            face_census.plot_face_crops(inputs.read_split_lists(args.split_dir), paths["Face crops"], Path.cwd()),
         ]
     written += [
         figures.plot_training_curves(log, paths["Training curves"]),
