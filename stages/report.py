@@ -1,6 +1,6 @@
 """Stage report: draw the training curves, confusion matrix, test predictions (with the model's
-heatmaps), class distribution and reliability diagram (and, with face detection, the faces found and
-their crops), and write a one-page Markdown report that links them.
+heatmaps), class distribution, reliability diagram and accuracy against coverage (and, with face
+detection, the faces found and their crops), and write a one-page Markdown report that links them.
 
 Optional inputs (validation logs, cross-validation, heatmaps, dvc.lock, skipped.csv) may be absent:
 the report says so instead.
@@ -15,7 +15,7 @@ from pathlib import Path
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.tables import read_json
-from emotion_pipeline.report import face_census, figures, grid, inputs, page, reliability
+from emotion_pipeline.report import coverage, face_census, figures, grid, inputs, page, reliability
 from emotion_pipeline.serving.overlays import load_heatmaps
 
 FIGURES = {
@@ -24,6 +24,7 @@ FIGURES = {
     "Test predictions": "test_predictions.png",
     "Class distribution": "class_distribution.png",
     "Reliability diagram": "reliability_diagram.png",
+    "Accuracy against coverage": "accuracy_coverage.png",
 }
 FACE_FIGURES = {"Faces found": "faces_found.png", "Face crops": "face_crops.png"}
 
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         paths.update({caption: out / name for caption, name in FACE_FIGURES.items()})
         written += [
             face_census.plot_face_counts(found, paths["Faces found"]),
-            face_census.plot_face_crops(inputs.read_split_lists(args.split_dir), paths["Face crops"], Path.cwd()),
+            face_census.plot_face_crops(
+                inputs.read_split_lists(args.split_dir), paths["Face crops"], Path.cwd()
+            ),
         ]
     written += [
         figures.plot_training_curves(log, paths["Training curves"]),
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         figures.plot_class_distribution(counts, paths["Class distribution"]),
         reliability.plot_reliability(rows, metrics, paths["Reliability diagram"]),
+        coverage.plot_accuracy_coverage(rows, paths["Accuracy against coverage"]),
         page.write_report(
             out / "report.md",
             metrics=metrics,

@@ -2,7 +2,7 @@
 
 // Send the picked or dropped image to the API and show the answer: the label and one bar per class,
 // a box with its label over each face in the preview (from a model that looks for faces), and, with
-// the toggle on, the Grad-CAM heatmap laid over what the model saw.
+// the toggle on, the Grad-CAM heatmap laid over what the model saw; "uncertain" below the threshold asked.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
@@ -15,6 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const errorBox = document.getElementById("error");
   const bars = Array.from(document.querySelectorAll(".bar"));
   const explainToggle = document.getElementById("explain");
+  const minConfidence = document.getElementById("min-confidence"); // in %; the API takes 0 to 1
   const heatmap = document.getElementById("heatmap");
   const explained = document.getElementById("explained");
   let previewUrl = null;
@@ -132,6 +133,7 @@ document.addEventListener("DOMContentLoaded", () => {
     showPreview(file);
     const body = new FormData();
     body.append("file", file);
+    body.append("min_confidence", String(Number(minConfidence.value || 0) / 100));
     let response;
     let answer;
     try {
@@ -159,6 +161,11 @@ document.addEventListener("DOMContentLoaded", () => {
   explainToggle.addEventListener("change", () => {
     if (explainToggle.checked && explanation === null && current) classify(current);
     else showHeatmap();
+  });
+
+  // A new threshold answers the current image again (a bad one gets the API's error line).
+  minConfidence.addEventListener("change", () => {
+    if (current) classify(current);
   });
 
   input.addEventListener("change", () => {
