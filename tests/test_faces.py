@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,6 +35,9 @@ from emotion_pipeline.data.faces import (
     crop_box,
     detect,
     frame,
+    read_settings,
+    settings_config,
+    settings_from,
 )
 from emotion_pipeline.data.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
 from emotion_pipeline.data.splitting import SPLIT_COLUMNS, content_hash
@@ -136,7 +140,8 @@ class LooksRecorder:
     def detect_faces(self, array: np.ndarray, **_: object) -> list[dict[str, object]]:
         self.looks.append(array.shape[:2])
         big_enough = array.shape[0] * array.shape[1] > self.finds_above
-        return [{"box": [10, 10, 59, 59], "confidence": 0.99}] if big_enough else []
+        eyes = {"left_eye": (20, 30), "right_eye": (50, 30)}
+        return [{"box": [10, 10, 59, 59], "confidence": 0.99, "keypoints": eyes}] if big_enough else []
 
 
 def test_a_second_larger_look_only_where_the_first_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,6 +232,7 @@ def test_the_faces_stage_lists_every_images_faces(framed_whole: Path) -> None:
         "min_confidence": 0.9,
         "margin": 0.1,
         "fallback": "whole",
+        "align": False,
     }
 
 
@@ -400,3 +406,48 @@ def test_a_face_crop_from_memory_equals_the_stage_crop_read_back(photo) -> None:
     image = load_photo(photo(ONE)).image
     square = crop(image, detect(image)[0].box, 0.1)
     np.testing.assert_array_equal(to_array(square, 32), load_image(encode(square, "PNG"), 32))
+
+
+def eye_angle(image: Image.Image) -> float:
+    """Degrees from level of the line through the largest face's eyes, as MTCNN finds them."""
+    (x0, y0), (x1, y1) = detect(image, 0.5)[0].eyes
+    return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
+
+@pytest.mark.parametrize("name", [ONE, "Sad/portrait-sad-man-260nw-126009806.jpg"])
+@pytest.mark.parametrize("turn", [20, -20])
+def test_alignment_levels_a_face_turned_by_20_degrees(photo, name: str, turn: int) -> None:
+    upright = load_photo(photo(name)).image
+    turned = upright.rotate(turn, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    [face] = detect(turned)
+    margin = 0.4  # room around the face for MTCNN to find it again in the crop
+    aligned = FaceSettings(margin=margin, align=True).crop(turned, face)
+    assert abs(eye_angle(aligned)) <= 3
+    assert abs(eye_angle(FaceSettings(margin=margin).crop(turned, face))) >= 12  # not aligned: still turned
+    assert aligned.width == aligned.height
+    side = crop_box(face.box, turned.width, turned.height, margin)
+    assert aligned.width == side[2] - side[0]
+
+
+def test_aligned_framing_in_the_stage_serving_and_the_model_alike(
+    split_dir: Path, tmp_path: Path, photo
+) -> None:
+    out = tmp_path / "aligned"
+    assert run_faces(split_dir, out, {"faces.detect": True, "faces.align": True}) == 0
+    settings = read_settings(out)
+    assert settings == FaceSettings(align=True)
+    train = read_table(out / "train.csv")
+    saved = train[train["source"].str.endswith(Path(SPLIT["train"][4][1]).name)].iloc[0]
+    image = load_photo(Path(saved["source"])).image
+    [face] = detect(image)
+    with Image.open(saved["path"]) as crop_read_back:
+        np.testing.assert_array_equal(np.asarray(crop_read_back), np.asarray(settings.crop(image, face)))
+        assert not np.array_equal(np.asarray(crop_read_back), np.asarray(crop(image, face.box, 0.1)))
+        np.testing.assert_array_equal(
+            frame(Path(saved["source"]), 32, settings).inputs[0],
+            load_image(encode(crop_read_back, "PNG"), 32),
+        )
+    model = tiny_classifier(tmp_path / "aligned.keras", settings_config(settings))
+    assert Classifier(model).faces == settings  # the model crops as its training crops were cut
+    old = {"detect": True, "min_confidence": 0.9, "margin": 0.1, "fallback": "whole"}
+    assert settings_from(old) == FaceSettings()  # saved before `align`: not turned, as trained

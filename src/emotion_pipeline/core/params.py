@@ -51,6 +51,7 @@ class Faces(_Section):
     min_confidence: Annotated[float, Field(gt=0, le=1)]
     margin: Annotated[float, Field(ge=0, le=1)]
     fallback: Literal["whole", "skip"]
+    align: bool
 
 
 class Crossval(_Section):
