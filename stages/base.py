@@ -11,7 +11,7 @@ from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.model.network import build_vgg16
 from emotion_pipeline.model.runtime import seed_everything
-from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights, resolve_weights
+from emotion_pipeline.model.weights import WeightsUnavailable, load_base_weights, resolve_weights, save_base
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,16 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(params["seed"])
     model = params["model"]
     base = build_vgg16(None, batch_norm=model["batch_norm"], width_multiplier=model["width_multiplier"])
+    grey = False
     try:
         source = resolve_weights(str(model["weights"]))
         if source is not None:
-            load_base_weights(base, source)
+            grey = load_base_weights(base, source)
     except WeightsUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    base.save_weights(args.out)
-    print(f"base: VGG16 weights from {source or 'random init'} → {args.out}")
+    save_base(base, args.out, grey)
+    seen = " (learnt on grey faces: models on it see grey)" if grey else ""
+    print(f"base: VGG16 weights from {source or 'random init'}{seen} → {args.out}")
     return 0
 
 

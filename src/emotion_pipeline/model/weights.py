@@ -1,12 +1,15 @@
 """Where the VGG16 base's starting weights come from: ImageNet (downloaded once, hash-checked), a
 weights file, a classifier this pipeline trained (a `.keras` file: transfer from an emotion model), or
-none (random), as the `model.weights` param says."""
+none (random), as the `model.weights` param says. A base copied from a classifier that saw grey faces
+(FER2013's) says so inside its weights file, so every model built on it sees grey too, whatever
+`model.grayscale` says."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import keras
@@ -17,6 +20,7 @@ VGG16_NOTOP_URL = (
 )
 VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+GREY_ATTRIBUTE = "emotion_pipeline_grayscale"  # on a base weights file: it learnt grey faces
 
 
 class WeightsUnavailable(RuntimeError):
@@ -73,8 +77,9 @@ def _weighted(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if layer.weights]
 
 
-def load_base_weights(base: keras.Model, source: Path) -> None:
-    """Load a weights file into the base, or copy in a trained classifier's VGG16 layer by layer.
+def load_base_weights(base: keras.Model, source: Path) -> bool:
+    """Load a weights file into the base, or copy in a trained classifier's VGG16 layer by layer;
+    whether the source saw its faces grey (only a classifier can say so: its `VGGPreprocess`).
 
     Convolution weights do not depend on the input size, so a classifier trained on 48 px FER2013
     faces seeds a base for any `image_size`. Layers are matched by name (block1_conv1, ...), and both
@@ -83,11 +88,12 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
     """
     if source.suffix != ".keras":
         base.load_weights(str(source))
-        return
-    from emotion_pipeline.model.network import load_classifier
+        return False
+    from emotion_pipeline.model.network import VGGPreprocess, load_classifier
 
     try:
-        trained = load_classifier(source)[0].get_layer("vgg16")
+        classifier = load_classifier(source)[0]
+        trained = classifier.get_layer("vgg16")
     except Exception as error:  # Keras raises assorted types for a foreign or damaged file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsUnavailable(
@@ -113,3 +119,29 @@ def load_base_weights(base: keras.Model, source: Path) -> None:
     for layer in base.layers:
         if layer.weights:
             layer.set_weights(trained.get_layer(layer.name).get_weights())
+    return any(isinstance(layer, VGGPreprocess) and layer.grayscale for layer in classifier.layers)
+
+
+def save_base(base: keras.Model, path: str | Path, grey: bool) -> None:
+    """Save the base's weights, marked with whether they learnt grey faces: the fact travels (and is
+    cached) with the weights, so the stages that build on them need nothing else to read."""
+    import h5py
+
+    base.save_weights(str(path))
+    with h5py.File(path, "a") as file:
+        file.attrs[GREY_ATTRIBUTE] = grey
+
+
+def learnt_grey(path: str | Path | None) -> bool:
+    """Whether a base weights file was marked by `save_base` as having learnt grey faces."""
+    if path is None:  # random weights
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        return bool(file.attrs.get(GREY_ATTRIBUTE, False))
+
+
+def grayscale(model: Mapping[str, Any], base_weights: str | Path | None) -> bool:
+    """Grey pixels in (`VGGPreprocess`): asked for by `model.grayscale`, or learnt by the base."""
+    return bool(model["grayscale"]) or learnt_grey(base_weights)

@@ -15,6 +15,7 @@ from emotion_pipeline.core.progress import Progress
 from emotion_pipeline.model.network import build_vgg16, feature_extractor
 from emotion_pipeline.model.runtime import seed_everything, set_precision
 from emotion_pipeline.model.views import build_augmentation
+from emotion_pipeline.model.weights import grayscale
 from emotion_pipeline.training.feature_cache import SplitFeatures
 from emotion_pipeline.training.pipelines import decoded_images
 
@@ -62,7 +63,7 @@ class Extractor:
         self.views = int(params["augment"]["views"])
         model = params["model"]
         base = build_vgg16(base_weights, self.size, model["batch_norm"], model["width_multiplier"])
-        self.model = feature_extractor(base, self.size, model["grayscale"])
+        self.model = feature_extractor(base, self.size, grayscale(model, base_weights))
         self.augmentation = build_augmentation(params["augment"], params["seed"])
 
     def __str__(self) -> str:

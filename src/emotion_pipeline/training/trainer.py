@@ -20,6 +20,7 @@ from dvclive.utils import standardize_metric_name
 
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.views import build_augmentation
+from emotion_pipeline.model.weights import grayscale
 from emotion_pipeline.training.pipelines import decoded_images, one_hot
 
 LOGGED = ("loss", "accuracy", "macro_f1")  # per epoch, for training and (val_) validation
@@ -204,18 +205,20 @@ class Network:
     base: keras.Model
     head: keras.Model
     augmentation: keras.Sequential | None
+    grayscale: bool = False  # asked for, or learnt by the base (`weights.grayscale`)
 
     @classmethod
     def build(cls, params: dict[str, Any], base_weights: str | Path, classes: list[str]) -> Network:
         model = params["model"]
         base = build_vgg16(base_weights, params["image_size"], model["batch_norm"], model["width_multiplier"])
         head = build_head(base.output_shape[1:], classes, model["dense_units"], model["dropout"])
-        return cls(params, classes, base, head, build_augmentation(params["augment"], params["seed"]))
+        grey = grayscale(model, base_weights)
+        return cls(params, classes, base, head, build_augmentation(params["augment"], params["seed"]), grey)
 
     def model(self, tta: bool = False, faces: dict[str, Any] | None = None) -> keras.Model:
         """The classifier on these layers (shared, not copied); with `tta`, answering the mean over
         the test-time views; with `faces`, carrying the face settings it was trained with."""
-        size, grey = self.params["image_size"], self.params["model"]["grayscale"]
+        size, grey = self.params["image_size"], self.grayscale
         return assemble(self.base, self.head, self.classes, size, self.augmentation, tta, faces, grey)
 
 
