@@ -79,7 +79,7 @@ def plot_accuracy_coverage(rows: Sequence[Mapping[str, Any]], path: str | Path) 
     ax.grid(True, alpha=0.35)
     ax.set_title(
         f"Accuracy against coverage on the test split ({len(rows)} images), "
-        "as --min-confidence rises (marked: the minimum)",
+        "as --min-confidence P rises (marked: P = 50% ... 90%)",
         fontsize=10,
     )
     return save(figure, path)
