@@ -42,6 +42,7 @@ from emotion_pipeline.data.faces import (
 from emotion_pipeline.data.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
 from emotion_pipeline.data.splitting import SPLIT_COLUMNS, content_hash
 from emotion_pipeline.serving.cli import main
+from emotion_pipeline.serving.overlays import overlay
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import create_app
 
@@ -421,7 +422,9 @@ def test_alignment_levels_a_face_turned_by_20_degrees(photo, name: str, turn: in
     turned = upright.rotate(turn, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
     [face] = detect(turned)
     margin = 0.4  # room around the face for MTCNN to find it again in the crop
-    aligned = FaceSettings(margin=margin, align=True).crop(turned, face)
+    settings = FaceSettings(margin=margin, align=True)
+    assert abs(settings.turn(face) + turn) <= 5  # the lean found: the turn undone, as MTCNN's eyes say
+    aligned = settings.crop(turned, face)
     assert abs(eye_angle(aligned)) <= 3
     assert abs(eye_angle(FaceSettings(margin=margin).crop(turned, face))) >= 12  # not aligned: still turned
     assert aligned.width == aligned.height
@@ -443,11 +446,57 @@ def test_aligned_framing_in_the_stage_serving_and_the_model_alike(
     with Image.open(saved["path"]) as crop_read_back:
         np.testing.assert_array_equal(np.asarray(crop_read_back), np.asarray(settings.crop(image, face)))
         assert not np.array_equal(np.asarray(crop_read_back), np.asarray(crop(image, face.box, 0.1)))
-        np.testing.assert_array_equal(
-            frame(Path(saved["source"]), 32, settings).inputs[0],
-            load_image(encode(crop_read_back, "PNG"), 32),
-        )
+        framed = frame(Path(saved["source"]), 32, settings)
+        np.testing.assert_array_equal(framed.inputs[0], load_image(encode(crop_read_back, "PNG"), 32))
+    assert framed.turns == [settings.turn(face)] and framed.turns[0] != 0  # for the heatmap's overlay
     model = tiny_classifier(tmp_path / "aligned.keras", settings_config(settings))
     assert Classifier(model).faces == settings  # the model crops as its training crops were cut
     old = {"detect": True, "min_confidence": 0.9, "margin": 0.1, "fallback": "whole"}
     assert settings_from(old) == FaceSettings()  # saved before `align`: not turned, as trained
+
+
+def test_a_turned_faces_heatmap_is_laid_back_turned() -> None:
+    """The model saw the face turned upright: its map goes back over the square turned as the face
+    leans. Heat in the map's top-left corner lands top-right after a quarter turn clockwise."""
+    picture = np.zeros((120, 120, 3), dtype=np.uint8)
+    heatmap = np.array([[1.0, 0.0], [0.0, 0.0]])
+
+    def heat(drawn: np.ndarray) -> dict[str, float]:
+        square = drawn[10:110, 10:110].astype(float).sum(axis=2)
+        return {"top left": square[:50, :50].sum(), "top right": square[:50, 50:].sum()}
+
+    upright = heat(overlay(picture, heatmap, (10, 10, 110, 110)))
+    turned = heat(overlay(picture, heatmap, (10, 10, 110, 110), 90.0))
+    assert upright["top left"] > 5 * upright["top right"]
+    assert turned["top right"] > 5 * turned["top left"]
+    assert turned["top right"] == pytest.approx(upright["top left"], rel=0.05)
+
+
+def test_an_aligned_models_api_and_cli_lay_the_heatmap_back_turned(
+    photo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = FaceSettings(align=True)
+    model = tiny_classifier(tmp_path / "aligned.keras", settings_config(settings))
+    upright = load_photo(photo(ONE)).image
+    turned = tmp_path / "turned.png"
+    upright.rotate(20, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)).save(turned)
+    client = create_app(Classifier(model)).test_client()
+    data = {"file": (io.BytesIO(turned.read_bytes()), "turned.png")}
+    explain = client.post("/api/predict?explain=1", data=data).get_json()["explain"]
+    assert explain["turn"] == pytest.approx(-20, abs=5)
+    assert main(["explain", str(turned), "--out", str(tmp_path / "maps"), "--model", str(model)]) == 0
+    assert "evidence for" in capsys.readouterr().out
+    with Image.open(tmp_path / "maps" / "turned_gradcam.png") as drawn:
+        assert drawn.size == Image.open(turned).size
+
+
+def test_the_report_says_whether_faces_were_aligned() -> None:
+    import pandas as pd
+
+    from emotion_pipeline.report.page import faces_lines
+
+    found = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "label": ["sad", "happy"], "faces": ["1", "0"]})
+    settings = {"min_confidence": 0.9, "margin": 0.1, "fallback": "whole"}
+    for align in (False, True):
+        text = "\n".join(faces_lines(found, {"faces": {**settings, "align": align}}))
+        assert ("turned so its eyes are level" in text) is align and "margin of 0.1" in text

@@ -49,9 +49,17 @@ class FaceSettings:
     fallback: Literal["whole", "skip"] = "whole"  # no face found: the whole image, or no answer
     align: bool = False  # turn each face so its eyes are level before the crop
 
+    def turn(self, face: Face) -> float:
+        """Degrees (clockwise as shown: image rows run down) that the line through the face's eyes
+        leans, which its aligned crop undoes; 0 without `align`."""
+        if not self.align or face.eyes is None:
+            return 0.0
+        (x0, y0), (x1, y1) = face.eyes
+        return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
     def crop(self, image: Image.Image, face: Face) -> Image.Image:
         """A face's square crop framed by these settings: what training and serving alike classify."""
-        return crop(image, face.box, self.margin, face.eyes if self.align else None)
+        return crop(image, face.box, self.margin, self.turn(face))
 
 
 def settings_from(config: Mapping[str, Any]) -> FaceSettings | None:
@@ -167,18 +175,18 @@ def crop_box(box: Box, width: int, height: int, margin: float = MARGIN) -> Box:
     return left, top, left + side, top + side
 
 
-def crop(image: Image.Image, box: Box, margin: float, eyes: tuple[Point, Point] | None = None) -> Image.Image:
+def crop(image: Image.Image, box: Box, margin: float, turn: float = 0.0) -> Image.Image:
     """A face's square crop, at most CROP_SIDE wide: what the faces stage saves and serving classifies.
-    With `eyes`, the square is turned about its centre by the eyes' angle, so they come out level."""
+    With a `turn` (degrees, `FaceSettings.turn`), the square is turned about its centre by it: a face
+    leaning that way comes out upright."""
     square = crop_box(box, image.width, image.height, margin)
     side = square[2] - square[0]
-    if eyes is None:
+    if not turn:
         cropped = image.crop(square)
         if side <= CROP_SIDE:
             return cropped
         return cropped.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
-    (x0, y0), (x1, y1) = eyes
-    angle = math.atan2(y1 - y0, x1 - x0)
+    angle = math.radians(turn)
     out = min(side, CROP_SIDE)
     step = side / out  # source pixels per output pixel
     cos, sin = step * math.cos(angle), step * math.sin(angle)
@@ -210,6 +218,7 @@ class Framed:
     inputs: np.ndarray  # (n, size, size, 3) uint8
     faces: list[Face]  # boxes in the original image's pixels
     squares: list[Box] = field(default_factory=list)  # the square each face's row shows, same pixels
+    turns: list[float] = field(default_factory=list)  # and how far it was turned (`FaceSettings.turn`)
 
 
 def frame(
@@ -228,7 +237,7 @@ def frame(
         squares = [
             original_box(crop_box(face.box, width, height, settings.margin), photo.scale) for face in faces
         ]
-        return Framed(np.stack(crops), found, squares)
+        return Framed(np.stack(crops), found, squares, [settings.turn(face) for face in faces])
     if settings.fallback == "whole":
         return Framed(load_image(source, size, deadline)[None], [])
     return Framed(np.zeros((0, size, size, 3), dtype=np.uint8), [])

@@ -145,7 +145,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = gradcam(framed.inputs, index)
         picture = display_image(file)
         for number, heatmap in enumerate(result.maps):
-            picture = overlay(picture, heatmap, framed.squares[number] if framed.squares else None)
+            where = (framed.squares[number], framed.turns[number]) if framed.squares else (None, 0.0)
+            picture = overlay(picture, heatmap, *where)
         Image.fromarray(picture).save(target, format="PNG")
         for number, (explained, probabilities) in enumerate(
             zip(result.classes, result.probabilities, strict=True)

@@ -111,6 +111,7 @@ def create_app(model: str | Path | Classifier) -> Flask:
             answer["explain"] = {
                 **heatmap_answer(result, classifier.classes, classifier.image_size),
                 "box": square,
+                "turn": framed.turns[0] if framed.turns else 0.0,  # degrees clockwise: `faces.align`
             }
         return jsonify(answer)
 

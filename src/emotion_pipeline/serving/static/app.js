@@ -24,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
   let explanation = null; // its heatmap, once the API has sent one
 
   // The whole preview, or the face's square (in the image's pixels), in % of the image.
-  async function placeHeatmap(box) {
+  async function placeHeatmap(box, turn) {
     let place = [0, 0, 100, 100];
     if (box) {
       try {
@@ -37,13 +37,14 @@ document.addEventListener("DOMContentLoaded", () => {
       place = [(100 * x0) / width, (100 * y0) / height, (100 * (x1 - x0)) / width, (100 * (y1 - y0)) / height];
     }
     [heatmap.style.left, heatmap.style.top, heatmap.style.width, heatmap.style.height] = place.map((v) => `${v}%`);
+    heatmap.style.transform = turn ? `rotate(${turn}deg)` : ""; // a face the model saw turned upright
   }
 
   function showHeatmap() {
     const on = explainToggle.checked && explanation !== null;
     if (on) {
       heatmap.src = explanation.image;
-      placeHeatmap(explanation.box);
+      placeHeatmap(explanation.box, explanation.turn);
       explained.textContent = `Coloured where the image gave the evidence for \u201c${explanation.class}\u201d (red: the most).`;
     }
     heatmap.hidden = !on;
