@@ -35,14 +35,14 @@ def repository_root() -> Path:
 WEB_EMOTIONS = repository_root().parent / "shared/datasets/web-emotions"
 
 
-def tiny_classifier(path: Path, faces: dict | None = None) -> Path:
+def tiny_classifier(path: Path, faces: dict | None = None, classes: list[str] = CLASSES) -> Path:
     """A randomly initialised VGG16 classifier at 32x32, saved: the real architecture, fast to build
     and run; with `faces`, one that looks for faces with those settings."""
     from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 
     base = build_vgg16(None, TINY_IMAGE_SIZE)
-    head = build_head(base.output_shape[1:], CLASSES, 8, 0.0)
-    assemble(base, head, CLASSES, TINY_IMAGE_SIZE, faces=faces).save(path)
+    head = build_head(base.output_shape[1:], classes, 8, 0.0)
+    assemble(base, head, classes, TINY_IMAGE_SIZE, faces=faces).save(path)
     return path
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,10 +35,14 @@ from emotion_pipeline.data.faces import (
     crop_box,
     detect,
     frame,
+    read_settings,
+    settings_config,
+    settings_from,
 )
 from emotion_pipeline.data.images import MAX_DECODE_BYTES, load_image, load_photo, to_array
 from emotion_pipeline.data.splitting import SPLIT_COLUMNS, content_hash
 from emotion_pipeline.serving.cli import main
+from emotion_pipeline.serving.overlays import overlay
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.webapp import create_app
 
@@ -139,7 +144,8 @@ class LooksRecorder:
     def detect_faces(self, array: np.ndarray, **_: object) -> list[dict[str, object]]:
         self.looks.append(array.shape[:2])
         big_enough = array.shape[0] * array.shape[1] > self.finds_above
-        return [{"box": [10, 10, 59, 59], "confidence": 0.99}] if big_enough else []
+        eyes = {"left_eye": (20, 30), "right_eye": (50, 30)}
+        return [{"box": [10, 10, 59, 59], "confidence": 0.99, "keypoints": eyes}] if big_enough else []
 
 
 def test_a_second_larger_look_only_where_the_first_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -230,6 +236,7 @@ def test_the_faces_stage_lists_every_images_faces(framed_whole: Path) -> None:
         "min_confidence": 0.9,
         "margin": 0.1,
         "fallback": "whole",
+        "align": False,
     }
 
 
@@ -403,3 +410,96 @@ def test_a_face_crop_from_memory_equals_the_stage_crop_read_back(photo) -> None:
     image = load_photo(photo(ONE)).image
     square = crop(image, detect(image)[0].box, 0.1)
     np.testing.assert_array_equal(to_array(square, 32), load_image(encode(square, "PNG"), 32))
+
+
+def eye_angle(image: Image.Image) -> float:
+    """Degrees from level of the line through the largest face's eyes, as MTCNN finds them."""
+    (x0, y0), (x1, y1) = detect(image, 0.5)[0].eyes
+    return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
+
+@pytest.mark.parametrize("name", [ONE, "Sad/portrait-sad-man-260nw-126009806.jpg"])
+@pytest.mark.parametrize("turn", [20, -20])
+def test_alignment_levels_a_face_turned_by_20_degrees(photo, name: str, turn: int) -> None:
+    upright = load_photo(photo(name)).image
+    turned = upright.rotate(turn, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    [face] = detect(turned)
+    margin = 0.4  # room around the face for MTCNN to find it again in the crop
+    settings = FaceSettings(margin=margin, align=True)
+    assert abs(settings.turn(face) + turn) <= 5  # the lean found: the turn undone, as MTCNN's eyes say
+    aligned = settings.crop(turned, face)
+    assert abs(eye_angle(aligned)) <= 3
+    assert abs(eye_angle(FaceSettings(margin=margin).crop(turned, face))) >= 12  # not aligned: still turned
+    assert aligned.width == aligned.height
+    side = crop_box(face.box, turned.width, turned.height, margin)
+    assert aligned.width == side[2] - side[0]
+
+
+def test_aligned_framing_in_the_stage_serving_and_the_model_alike(
+    split_dir: Path, tmp_path: Path, photo
+) -> None:
+    out = tmp_path / "aligned"
+    assert run_faces(split_dir, out, {"faces.detect": True, "faces.align": True}) == 0
+    settings = read_settings(out)
+    assert settings == FaceSettings(align=True)
+    train = read_table(out / "train.csv")
+    saved = train[train["source"].str.endswith(Path(SPLIT["train"][4][1]).name)].iloc[0]
+    image = load_photo(Path(saved["source"])).image
+    [face] = detect(image)
+    with Image.open(saved["path"]) as crop_read_back:
+        np.testing.assert_array_equal(np.asarray(crop_read_back), np.asarray(settings.crop(image, face)))
+        assert not np.array_equal(np.asarray(crop_read_back), np.asarray(crop(image, face.box, 0.1)))
+        framed = frame(Path(saved["source"]), 32, settings)
+        np.testing.assert_array_equal(framed.inputs[0], load_image(encode(crop_read_back, "PNG"), 32))
+    assert framed.turns == [settings.turn(face)] and framed.turns[0] != 0  # for the heatmap's overlay
+    model = tiny_classifier(tmp_path / "aligned.keras", settings_config(settings))
+    assert Classifier(model).faces == settings  # the model crops as its training crops were cut
+    old = {"detect": True, "min_confidence": 0.9, "margin": 0.1, "fallback": "whole"}
+    assert settings_from(old) == FaceSettings()  # saved before `align`: not turned, as trained
+
+
+def test_a_turned_faces_heatmap_is_laid_back_turned() -> None:
+    """The model saw the face turned upright: its map goes back over the square turned as the face
+    leans. Heat in the map's top-left corner lands top-right after a quarter turn clockwise."""
+    picture = np.zeros((120, 120, 3), dtype=np.uint8)
+    heatmap = np.array([[1.0, 0.0], [0.0, 0.0]])
+
+    def heat(drawn: np.ndarray) -> dict[str, float]:
+        square = drawn[10:110, 10:110].astype(float).sum(axis=2)
+        return {"top left": square[:50, :50].sum(), "top right": square[:50, 50:].sum()}
+
+    upright = heat(overlay(picture, heatmap, (10, 10, 110, 110)))
+    turned = heat(overlay(picture, heatmap, (10, 10, 110, 110), 90.0))
+    assert upright["top left"] > 5 * upright["top right"]
+    assert turned["top right"] > 5 * turned["top left"]
+    assert turned["top right"] == pytest.approx(upright["top left"], rel=0.05)
+
+
+def test_an_aligned_models_api_and_cli_lay_the_heatmap_back_turned(
+    photo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = FaceSettings(align=True)
+    model = tiny_classifier(tmp_path / "aligned.keras", settings_config(settings))
+    upright = load_photo(photo(ONE)).image
+    turned = tmp_path / "turned.png"
+    upright.rotate(20, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128)).save(turned)
+    client = create_app(Classifier(model)).test_client()
+    data = {"file": (io.BytesIO(turned.read_bytes()), "turned.png")}
+    explain = client.post("/api/predict?explain=1", data=data).get_json()["explain"]
+    assert explain["turn"] == pytest.approx(-20, abs=5)
+    assert main(["explain", str(turned), "--out", str(tmp_path / "maps"), "--model", str(model)]) == 0
+    assert "evidence for" in capsys.readouterr().out
+    with Image.open(tmp_path / "maps" / "turned_gradcam.png") as drawn:
+        assert drawn.size == Image.open(turned).size
+
+
+def test_the_report_says_whether_faces_were_aligned() -> None:
+    import pandas as pd
+
+    from emotion_pipeline.report.page import faces_lines
+
+    found = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "label": ["sad", "happy"], "faces": ["1", "0"]})
+    settings = {"min_confidence": 0.9, "margin": 0.1, "fallback": "whole"}
+    for align in (False, True):
+        text = "\n".join(faces_lines(found, {"faces": {**settings, "align": align}}))
+        assert ("turned so its eyes are level" in text) is align and "margin of 0.1" in text

@@ -195,3 +195,23 @@ def test_toggle_lays_the_heatmap_over_the_preview(
         page.check("#explain")  # shown again from the answer already there
         expect(heatmap).to_be_visible()
         assert errors == []  # the data: image passed the page's Content-Security-Policy
+
+
+def test_a_minimum_confidence_answers_uncertain_and_keeps_the_bars(
+    base_url: str, classifier: Classifier, make_image: Callable[..., bytes]
+) -> None:
+    from playwright.sync_api import expect
+
+    upload = {"name": "face.png", "mimeType": "image/png", "buffer": make_image("PNG", (64, 64), seed=5)}
+    with browser_page(base_url) as (page, errors):
+        page.set_input_files("#file", files=[upload])
+        expect(page.locator("#label")).to_have_text(label_pattern(classifier), timeout=30_000)
+        bars = page.locator(".bar .value").all_text_contents()
+        page.fill("#min-confidence", "100")
+        page.dispatch_event("#min-confidence", "change")  # the image is answered again
+        expect(page.locator("#label")).to_have_text("uncertain", timeout=30_000)
+        assert page.locator(".bar .value").all_text_contents() == bars
+        page.fill("#min-confidence", "0")
+        page.dispatch_event("#min-confidence", "change")
+        expect(page.locator("#label")).to_have_text(label_pattern(classifier), timeout=30_000)
+        assert errors == []

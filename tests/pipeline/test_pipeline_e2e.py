@@ -33,6 +33,7 @@ PNGS = [
     "test_predictions.png",
     "class_distribution.png",
     "reliability_diagram.png",
+    "accuracy_coverage.png",
 ]
 QUEUE_DEADLINE = 240  # two tiny experiments on 2 cores take well under a minute each
 

@@ -28,6 +28,7 @@ FIGURES = [
     "test_predictions.png",
     "class_distribution.png",
     "reliability_diagram.png",
+    "accuracy_coverage.png",
 ]
 # (class, index) -> wrong prediction; every other image is predicted correctly.
 ERRORS = {("angry", 1): "sad", ("sad", 0): "happy"}

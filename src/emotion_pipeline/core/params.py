@@ -73,6 +73,7 @@ class Faces(_Section):
     fallback: Literal["whole", "skip"] = _(
         "no face found: whole (use the whole image) | skip (leave it out, listed in skipped.csv)"
     )
+    align: bool = _("turn each face so its eyes are level (MTCNN's eye keypoints) before the crop")
 
 
 class Crossval(_Section):

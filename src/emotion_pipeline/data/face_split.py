@@ -20,7 +20,6 @@ from emotion_pipeline.data.faces import (
     NO_FACE,
     SETTINGS_FILE,
     FaceSettings,
-    crop,
     detect,
     original_box,
     settings_config,
@@ -69,7 +68,7 @@ def frame_rows(
             for index, face in enumerate(faces, 1)
         ] or [(path, label, 0, *[""] * 6)]
         if faces:
-            image = crop(photo.image, faces[0].box, settings.margin)
+            image = settings.crop(photo.image, faces[0])
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
             target = write_atomic(crop_file(out, path, label, row["md5"]), buffer.getvalue())

@@ -5,8 +5,10 @@ MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces o
 640 x 480 pixels' worth, and again at 1024 x 768 where that finds none: by pixel count, not by longest
 side, so a 10,000 x 300 panorama keeps faces big enough to find, and a 20-Mpx photo costs what a small
 one does. Boxes come back in the original's pixels; each face becomes a square crop around it, shifted
-to lie inside the image, never padded (FER2013 has no black bars). Detection is deterministic, and one
-detector serves every thread. TensorFlow is imported only when the first face is looked for.
+to lie inside the image, never padded (FER2013 has no black bars); with `align`, the square is first
+turned about the face's centre so that MTCNN's two eye keypoints are level, as FER2013's faces are
+upright. Detection is deterministic, and one detector serves every thread. TensorFlow is imported
+only when the first face is looked for.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageStat
 
 from emotion_pipeline.core.tables import read_json
 from emotion_pipeline.data.images import Box, load_image, load_photo, to_array
@@ -33,6 +35,7 @@ ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confid
 CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
 MAX_FACES = 24  # faces classified per image, largest first: a crowd costs at most this many model calls
 NO_FACE = "no face found"  # the reason an image is skipped, and the CLI's row for it
+EYES = ("left_eye", "right_eye")  # MTCNN's keypoints that `align` levels
 SETTINGS_FILE = "settings.json"  # beside the faces stage's split lists: the framing they were cut with
 
 
@@ -44,13 +47,32 @@ class FaceSettings:
     min_confidence: float = MIN_CONFIDENCE
     margin: float = MARGIN
     fallback: Literal["whole", "skip"] = "whole"  # no face found: the whole image, or no answer
+    align: bool = False  # turn each face so its eyes are level before the crop
+
+    def turn(self, face: Face) -> float:
+        """Degrees (clockwise as shown: image rows run down) that the line through the face's eyes
+        leans, which its aligned crop undoes; 0 without `align`."""
+        if not self.align or face.eyes is None:
+            return 0.0
+        (x0, y0), (x1, y1) = face.eyes
+        return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
+    def crop(self, image: Image.Image, face: Face) -> Image.Image:
+        """A face's square crop framed by these settings: what training and serving alike classify."""
+        return crop(image, face.box, self.margin, self.turn(face))
 
 
 def settings_from(config: Mapping[str, Any]) -> FaceSettings | None:
-    """The settings in a `faces` params section, a settings file or a model; None: whole images."""
+    """The settings in a `faces` params section, a settings file or a model; None: whole images. A
+    model saved before `align` existed cropped without turning, and still does."""
     if not config.get("detect"):
         return None
-    return FaceSettings(float(config["min_confidence"]), float(config["margin"]), config["fallback"])
+    return FaceSettings(
+        float(config["min_confidence"]),
+        float(config["margin"]),
+        config["fallback"],
+        bool(config.get("align", False)),
+    )
 
 
 def settings_config(settings: FaceSettings | None) -> dict[str, Any]:
@@ -66,12 +88,17 @@ def read_settings(split_dir: str | Path) -> FaceSettings | None:
     return settings_from(read_json(path)) if path.is_file() else None
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
-    """A face found: its box in the image's pixels and MTCNN's confidence."""
+    """A face found: its box in the image's pixels, MTCNN's confidence, and its eyes (the one on the
+    image's left first) in the same pixels, where known."""
 
     box: Box
     confidence: float
+    eyes: tuple[Point, Point] | None = None
 
 
 _detector: Any = None
@@ -132,8 +159,9 @@ def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Fa
             min(height, round((y1 + 1) * sy)),
         )
         confidence = float(face["confidence"])  # NumPy's float64: not JSON
+        eyes = sorted((float(x) * sx, float(y) * sy) for x, y in (face["keypoints"][k] for k in EYES))
         if confidence >= min_confidence and box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-            faces.append(Face(box, confidence))
+            faces.append(Face(box, confidence, (eyes[0], eyes[1])))
     return sorted(faces, key=lambda f: (-(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), f.box))
 
 
@@ -147,12 +175,33 @@ def crop_box(box: Box, width: int, height: int, margin: float = MARGIN) -> Box:
     return left, top, left + side, top + side
 
 
-def crop(image: Image.Image, box: Box, margin: float) -> Image.Image:
-    """A face's square crop, at most CROP_SIDE wide: what the faces stage saves and serving classifies."""
-    square = image.crop(crop_box(box, image.width, image.height, margin))
-    if square.width <= CROP_SIDE:
-        return square
-    return square.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
+def crop(image: Image.Image, box: Box, margin: float, turn: float = 0.0) -> Image.Image:
+    """A face's square crop, at most CROP_SIDE wide: what the faces stage saves and serving classifies.
+    With a `turn` (degrees, `FaceSettings.turn`), the square is turned about its centre by it: a face
+    leaning that way comes out upright."""
+    square = crop_box(box, image.width, image.height, margin)
+    side = square[2] - square[0]
+    if not turn:
+        cropped = image.crop(square)
+        if side <= CROP_SIDE:
+            return cropped
+        return cropped.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
+    angle = math.radians(turn)
+    out = min(side, CROP_SIDE)
+    step = side / out  # source pixels per output pixel
+    cos, sin = step * math.cos(angle), step * math.sin(angle)
+    cx, cy = (square[0] + square[2]) / 2, (square[1] + square[3]) / 2
+    half = out / 2
+    # One affine map from each output pixel to the image: turning and shrinking in one resampling.
+    # Corners turned outside the image take the square's mean colour, not black bars.
+    fill = tuple(round(v) for v in ImageStat.Stat(image.crop(square)).mean)
+    return image.transform(
+        (out, out),
+        Image.Transform.AFFINE,
+        (cos, -sin, cx - half * (cos - sin), sin, cos, cy - half * (sin + cos)),
+        Image.Resampling.BILINEAR,
+        fillcolor=fill,
+    )
 
 
 def original_box(box: Box, scale: float) -> Box:
@@ -169,6 +218,7 @@ class Framed:
     inputs: np.ndarray  # (n, size, size, 3) uint8
     faces: list[Face]  # boxes in the original image's pixels
     squares: list[Box] = field(default_factory=list)  # the square each face's row shows, same pixels
+    turns: list[float] = field(default_factory=list)  # and how far it was turned (`FaceSettings.turn`)
 
 
 def frame(
@@ -181,13 +231,13 @@ def frame(
     photo = load_photo(source, deadline)
     faces = detect(photo.image, settings.min_confidence)[:MAX_FACES]
     if faces:
-        crops = [to_array(crop(photo.image, face.box, settings.margin), size) for face in faces]
+        crops = [to_array(settings.crop(photo.image, face), size) for face in faces]
         found = [Face(original_box(face.box, photo.scale), face.confidence) for face in faces]
         width, height = photo.image.size
         squares = [
             original_box(crop_box(face.box, width, height, settings.margin), photo.scale) for face in faces
         ]
-        return Framed(np.stack(crops), found, squares)
+        return Framed(np.stack(crops), found, squares, [settings.turn(face) for face in faces])
     if settings.fallback == "whole":
         return Framed(load_image(source, size, deadline)[None], [])
     return Framed(np.zeros((0, size, size, 3), dtype=np.uint8), [])

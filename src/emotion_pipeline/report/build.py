@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_pipeline.core.tables import read_json
-from emotion_pipeline.report import face_census, figures, grid, inputs, page, reliability
+from emotion_pipeline.report import coverage, face_census, figures, grid, inputs, page, reliability
 from emotion_pipeline.serving.overlays import load_heatmaps
 
 FIGURES = {
@@ -20,6 +20,7 @@ FIGURES = {
     "Test predictions": "test_predictions.png",
     "Class distribution": "class_distribution.png",
     "Reliability diagram": "reliability_diagram.png",
+    "Accuracy against coverage": "accuracy_coverage.png",
 }
 FACE_FIGURES = {"Faces found": "faces_found.png", "Face crops": "face_crops.png"}
 
@@ -64,6 +65,7 @@ def build_report(sources: Sources, params: dict[str, Any]) -> tuple[list[Path], 
         grid.plot_test_predictions(rows, paths["Test predictions"], root=Path.cwd(), heatmaps=heatmaps),
         figures.plot_class_distribution(counts, paths["Class distribution"]),
         reliability.plot_reliability(rows, metrics, paths["Reliability diagram"]),
+        coverage.plot_accuracy_coverage(rows, paths["Accuracy against coverage"]),
         page.write_report(
             out / "report.md",
             metrics=metrics,

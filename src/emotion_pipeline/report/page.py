@@ -155,7 +155,8 @@ def faces_lines(faces: pd.DataFrame | None, params: Mapping[str, Any]) -> list[s
     return [
         "## Faces",
         "",
-        f"MTCNN, confidence at least {settings['min_confidence']}; each image's largest face, cropped square "
+        f"MTCNN, confidence at least {settings['min_confidence']}; each image's largest face, "
+        f"{'turned so its eyes are level, ' if settings['align'] else ''}cropped square "
         f"with a margin of {settings['margin']}; images without a face: `{settings['fallback']}`.",
         "",
         *markdown(frame),

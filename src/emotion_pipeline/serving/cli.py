@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.data.folders import expand_paths
-from emotion_pipeline.serving.cli_output import FORMATS, rows_of
+from emotion_pipeline.serving.cli_output import FORMATS, UNCALIBRATED, output_arguments, rows_of
 
 if TYPE_CHECKING:
     from emotion_pipeline.serving.predict import Classifier
@@ -58,8 +58,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress = (
         Progress("predict:", len(files)) if sys.stderr.isatty() and len(files) > args.batch_size else None
     )
+    if args.min_confidence and not classifier.calibrated:
+        print(f"warning: {args.model} is not calibrated: {UNCALIBRATED}", file=sys.stderr)
     result = classifier.predict_files(files, args.batch_size, progress)
-    rows = [row for answer in result.images for row in rows_of(classifier, answer)]
+    rows = [row for answer in result.images for row in rows_of(classifier, answer, args.min_confidence)]
     faces = [] if classifier.faces is None else ["face", "box"]
     FORMATS[args.format](rows, ["path", *faces, "label", *classifier.classes], classifier.classes)
     sys.stdout.flush()
@@ -143,7 +145,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = gradcam(framed.inputs, index)
         picture = display_image(file)
         for number, heatmap in enumerate(result.maps):
-            picture = overlay(picture, heatmap, framed.squares[number] if framed.squares else None)
+            where = (framed.squares[number], framed.turns[number]) if framed.squares else (None, 0.0)
+            picture = overlay(picture, heatmap, *where)
         Image.fromarray(picture).save(target, format="PNG")
         for number, (explained, probabilities) in enumerate(
             zip(result.classes, result.probabilities, strict=True)
@@ -231,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", cmd_predict, "predict image files or folders", "Predict the emotion of each image."
     )
     images(predict, "PATH")
-    predict.add_argument("--format", choices=sorted(FORMATS), default="table", help="output format")
+    output_arguments(predict)
     predict.add_argument("--batch-size", **batch)
 
     explain = command(

@@ -1,8 +1,9 @@
 """How `emotion predict` prints its answers: a row per image, or per face from a face model, as an
-aligned table, CSV or JSON."""
+aligned table, CSV or JSON; `uncertain` where the model is less sure than asked."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -10,19 +11,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from emotion_pipeline.data.faces import NO_FACE
+from emotion_pipeline.serving.confidence import probability
 
 if TYPE_CHECKING:
     from emotion_pipeline.serving.predict import Classifier, ImageAnswer
 
 
-def rows_of(classifier: Classifier, answer: ImageAnswer) -> list[dict[str, Any]]:
+def rows_of(classifier: Classifier, answer: ImageAnswer, min_confidence: float = 0.0) -> list[dict[str, Any]]:
     """An image's output rows: one per face where the model looks for faces (`no face found` where
-    there is none), else one for the image."""
+    there is none), else one for the image; labels below `min_confidence` are `uncertain`."""
     from emotion_pipeline.serving.predict import labelled
 
     image = {"label": None, "probabilities": None}
     if answer.probabilities is not None:
-        image = labelled(classifier.classes, answer.probabilities)
+        image = labelled(classifier.classes, answer.probabilities, min_confidence)
     if classifier.faces is None:
         return [{"path": answer.path, **image}]
     if not answer.faces:
@@ -32,7 +34,7 @@ def rows_of(classifier: Classifier, answer: ImageAnswer) -> list[dict[str, Any]]
             "path": answer.path,
             "face": index,
             "box": list(face.box),
-            **labelled(classifier.classes, face.probabilities),
+            **labelled(classifier.classes, face.probabilities, min_confidence),
         }
         for index, face in enumerate(answer.faces, 1)
     ]
@@ -82,3 +84,21 @@ FORMATS: dict[str, Callable[[list[dict[str, Any]], list[str], list[str]], None]]
     "csv": print_csv,
     "json": print_json,
 }
+
+UNCALIBRATED = (
+    "its probabilities (train.calibrate: false) overstate how often it is right, "
+    "so --min-confidence holds back fewer answers than it should"
+)
+
+
+def output_arguments(parser: argparse.ArgumentParser) -> None:
+    """`emotion predict`'s options for what it prints."""
+    parser.add_argument("--format", choices=sorted(FORMATS), default="table", help="output format")
+    parser.add_argument(
+        "--min-confidence",
+        type=probability,
+        default=0.0,
+        metavar="P",
+        help="label `uncertain` where the top probability is below P, still printing the probabilities "
+        "(the report's accuracy-coverage plot helps pick P; default: 0, always answer)",
+    )

@@ -38,11 +38,17 @@ def heatmap_colours(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.round(rgba * 255).astype(np.uint8)
 
 
-def overlay(picture: np.ndarray, heatmap: np.ndarray, square: Box | None = None) -> np.ndarray:
+def overlay(
+    picture: np.ndarray, heatmap: np.ndarray, square: Box | None = None, turn: float = 0.0
+) -> np.ndarray:
     """`picture` (any size) with the heatmap blended over it, or only over `square` (x0, y0, x1, y1 in
-    its pixels: the face square a face model saw); the same size as `picture`."""
+    its pixels: the face square a face model saw), turned back by `turn` degrees where the model saw
+    the face turned upright (`faces.align`); the same size as `picture`."""
     x0, y0, x1, y1 = square or (0, 0, picture.shape[1], picture.shape[0])
-    colours = heatmap_colours(heatmap, x1 - x0, y1 - y0).astype("float32") / 255
+    colours = heatmap_colours(heatmap, x1 - x0, y1 - y0)
+    if turn:  # PIL turns anticlockwise; outside the turned map stays transparent
+        colours = np.asarray(Image.fromarray(colours).rotate(-turn, Image.Resampling.BILINEAR))
+    colours = colours.astype("float32") / 255
     alpha = colours[..., 3:]
     blended = picture.copy()
     region = picture[y0:y1, x0:x1].astype("float32")

@@ -14,7 +14,8 @@ import numpy as np
 from emotion_pipeline.core.progress import Progress
 from emotion_pipeline.data.faces import Framed, frame, settings_from
 from emotion_pipeline.data.images import Box, ImageError
-from emotion_pipeline.model.network import load_classifier, saved_faces, trained_precision
+from emotion_pipeline.model.network import load_classifier, saved_faces, temperature_of, trained_precision
+from emotion_pipeline.serving.confidence import UNCERTAIN
 from emotion_pipeline.serving.explain import GradCam, Heatmaps
 
 
@@ -60,10 +61,15 @@ class Predictions:
         return [image.heatmap for image in self.images if image.probabilities is not None]
 
 
-def labelled(classes: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> dict[str, Any]:
-    """One answer, the API's and the CLI's JSON alike: the top class and every probability."""
+def labelled(
+    classes: Sequence[str], probabilities: Sequence[float] | np.ndarray, min_confidence: float = 0.0
+) -> dict[str, Any]:
+    """One answer, the API's and the CLI's JSON alike: the top class and every probability; the
+    label is `uncertain` where the top probability is below `min_confidence` (the probabilities are
+    still given), so a caller can decline to answer rather than guess."""
     by_class = dict(zip(classes, map(float, probabilities), strict=True))
-    return {"label": max(by_class, key=by_class.__getitem__), "probabilities": by_class}
+    top = max(by_class, key=by_class.__getitem__)
+    return {"label": top if by_class[top] >= min_confidence else UNCERTAIN, "probabilities": by_class}
 
 
 class Classifier:
@@ -109,15 +115,23 @@ class Classifier:
         faces = [FaceAnswer(face.box, p) for face, p in zip(framed.faces, probabilities, strict=False)]
         return ImageAnswer(path, probabilities[0] if len(probabilities) else None, faces)
 
-    def as_json(self, answer: ImageAnswer) -> dict[str, Any]:
+    @property
+    def calibrated(self) -> bool:
+        """Whether the model answers through a fitted temperature (`train.calibrate`): only then does
+        a probability threshold mean what it says."""
+        return temperature_of(self.model) != 1.0
+
+    def as_json(self, answer: ImageAnswer, min_confidence: float = 0.0) -> dict[str, Any]:
         """The API's answer: label and probabilities (None where no face was found under `skip`),
-        and with face detection `faces`: each face's box, label and probabilities."""
+        and with face detection `faces`: each face's box, label and probabilities; labels below
+        `min_confidence` are `uncertain` (see `labelled`)."""
         result: dict[str, Any] = {"label": None, "probabilities": None}
         if answer.probabilities is not None:
-            result = labelled(self.classes, answer.probabilities)
+            result = labelled(self.classes, answer.probabilities, min_confidence)
         if self.faces is not None:
             result["faces"] = [
-                {"box": list(f.box), **labelled(self.classes, f.probabilities)} for f in answer.faces
+                {"box": list(f.box), **labelled(self.classes, f.probabilities, min_confidence)}
+                for f in answer.faces
             ]
         return result
 

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from emotion_pipeline.data.faces import warm_up
 from emotion_pipeline.data.images import Busy, ImageError
+from emotion_pipeline.serving.confidence import probability
 from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
 from emotion_pipeline.serving.predict import Classifier
 
@@ -87,6 +88,10 @@ def create_app(model: str | Path | Classifier) -> Flask:
             target = class_index(classifier.classes, request.args.get("class")) if explain else None
         except ValueError as error:
             return _error(400, str(error))
+        try:  # a form field or a query parameter, as a client finds easier
+            min_confidence = probability(request.values.get("min_confidence", "0"))
+        except ValueError as error:
+            return _error(400, f"min_confidence {error}")
         try:
             framed = classifier.frame(upload.read(), time.monotonic() + DECODE_SECONDS)
         except Busy as error:
@@ -100,12 +105,13 @@ def create_app(model: str | Path | Classifier) -> Flask:
             probabilities, result = classifier.answer_rows(
                 framed.inputs, gradcam=gradcam if explain else None, target=target
             )
-        answer = classifier.as_json(classifier.answer("upload", framed, probabilities))
+        answer = classifier.as_json(classifier.answer("upload", framed, probabilities), min_confidence)
         if result is not None:  # the largest face's map over the square it saw, or the whole image's
             square = list(framed.squares[0]) if framed.squares else None
             answer["explain"] = {
                 **heatmap_answer(result, classifier.classes, classifier.image_size),
                 "box": square,
+                "turn": framed.turns[0] if framed.turns else 0.0,  # degrees clockwise: `faces.align`
             }
         return jsonify(answer)
 

@@ -2,7 +2,7 @@
 
 // Send the picked or dropped image to the API and show the answer: the label and one bar per class,
 // a box with its label over each face in the preview (from a model that looks for faces), and, with
-// the toggle on, the Grad-CAM heatmap laid over what the model saw.
+// the toggle on, the Grad-CAM heatmap laid over what the model saw; "uncertain" below the threshold asked.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
@@ -15,6 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const errorBox = document.getElementById("error");
   const bars = Array.from(document.querySelectorAll(".bar"));
   const explainToggle = document.getElementById("explain");
+  const minConfidence = document.getElementById("min-confidence"); // in %; the API takes 0 to 1
   const heatmap = document.getElementById("heatmap");
   const explained = document.getElementById("explained");
   let previewUrl = null;
@@ -23,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
   let explanation = null; // its heatmap, once the API has sent one
 
   // The whole preview, or the face's square (in the image's pixels), in % of the image.
-  async function placeHeatmap(box) {
+  async function placeHeatmap(box, turn) {
     let place = [0, 0, 100, 100];
     if (box) {
       try {
@@ -36,13 +37,14 @@ document.addEventListener("DOMContentLoaded", () => {
       place = [(100 * x0) / width, (100 * y0) / height, (100 * (x1 - x0)) / width, (100 * (y1 - y0)) / height];
     }
     [heatmap.style.left, heatmap.style.top, heatmap.style.width, heatmap.style.height] = place.map((v) => `${v}%`);
+    heatmap.style.transform = turn ? `rotate(${turn}deg)` : ""; // a face the model saw turned upright
   }
 
   function showHeatmap() {
     const on = explainToggle.checked && explanation !== null;
     if (on) {
       heatmap.src = explanation.image;
-      placeHeatmap(explanation.box);
+      placeHeatmap(explanation.box, explanation.turn);
       explained.textContent = `Coloured where the image gave the evidence for \u201c${explanation.class}\u201d (red: the most).`;
     }
     heatmap.hidden = !on;
@@ -132,6 +134,7 @@ document.addEventListener("DOMContentLoaded", () => {
     showPreview(file);
     const body = new FormData();
     body.append("file", file);
+    body.append("min_confidence", String(Number(minConfidence.value || 0) / 100));
     let response;
     let answer;
     try {
@@ -159,6 +162,11 @@ document.addEventListener("DOMContentLoaded", () => {
   explainToggle.addEventListener("change", () => {
     if (explainToggle.checked && explanation === null && current) classify(current);
     else showHeatmap();
+  });
+
+  // A new threshold answers the current image again (a bad one gets the API's error line).
+  minConfidence.addEventListener("change", () => {
+    if (current) classify(current);
   });
 
   input.addEventListener("change", () => {
