@@ -13,6 +13,13 @@ from emotion_pipeline.core.tables import read_json
 
 STAGE = load_stage("emotion_base")
 TINY = ["model.weights=none", "image_size=32", "epochs=1", "augment.views=1", "batch_size=16"]
+PHOTO_RUN = {  # a photo run that transfers from a tiny base the emotion_base stage trains first
+    "emotion_base.recipe": "baseline",
+    "emotion_base.data_dir": "data/sample",
+    "emotion_base.overrides": TINY,
+    "model.weights": "models/emotion_base/model.keras",
+    "image_size": 32,
+}
 
 
 def test_its_commands_are_dvc_yamls_with_every_path_inside_its_folder(tmp_path: Path) -> None:
@@ -37,32 +44,13 @@ def test_off_it_writes_a_note_and_empty_metrics(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_recipe_trains_once_then_comes_from_the_cache(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
-    write_params(
-        project / "params.yaml",
-        {
-            "emotion_base.recipe": "baseline",
-            "emotion_base.data_dir": "data/sample",
-            "emotion_base.overrides": TINY,
-            "model.weights": "models/emotion_base/model.keras",
-            "image_size": 32,
-        },
-    )
+    write_params(project / "params.yaml", PHOTO_RUN)
     first = run(project, "dvc", "repro", "base")
     assert "Running stage 'emotion_base'" in first
     metrics = json.loads((project / "metrics/emotion_base.json").read_text())
     assert metrics["n_images"] == 12 and 0 <= metrics["accuracy"] <= 1
     assert (project / "models/emotion_base/model.keras").is_file()
     assert "epochs: 1" in (project / "models/emotion_base/params.yaml").read_text()
-    write_params(
-        project / "params.yaml",
-        {
-            "emotion_base.recipe": "baseline",
-            "emotion_base.data_dir": "data/sample",
-            "emotion_base.overrides": TINY,
-            "model.weights": "models/emotion_base/model.keras",
-            "image_size": 32,
-            "model.dense_units": 16,
-        },
-    )
+    write_params(project / "params.yaml", {**PHOTO_RUN, "model.dense_units": 16})  # the photo model only
     again = run(project, "dvc", "repro", "base")
     assert "Running stage 'emotion_base'" not in again and "'emotion_base' didn't change" in again
