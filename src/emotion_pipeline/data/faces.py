@@ -179,17 +179,35 @@ def frame(
     if settings is None:
         return Framed(load_image(source, size, deadline)[None], [])
     photo = load_photo(source, deadline)
-    faces = detect(photo.image, settings.min_confidence)[:MAX_FACES]
-    if faces:
-        crops = [to_array(crop(photo.image, face.box, settings.margin), size) for face in faces]
-        found = [Face(original_box(face.box, photo.scale), face.confidence) for face in faces]
-        width, height = photo.image.size
-        squares = [
-            original_box(crop_box(face.box, width, height, settings.margin), photo.scale) for face in faces
-        ]
-        return Framed(np.stack(crops), found, squares)
-    if settings.fallback == "whole":
+    framed = _faces_framed(photo.image, photo.scale, size, settings)
+    if framed is None and settings.fallback == "whole":
         return Framed(load_image(source, size, deadline)[None], [])
+    return framed or _nothing(size)
+
+
+def frame_picture(image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0) -> Framed:
+    """Frame a decoded RGB picture (a video frame) as `frame` frames a file, boxes in pixels of a
+    picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`)."""
+    framed = None if settings is None else _faces_framed(image, scale, size, settings)
+    if framed is None and (settings is None or settings.fallback == "whole"):
+        return Framed(to_array(image, size)[None], [])
+    return framed or _nothing(size)
+
+
+def _faces_framed(image: Image.Image, scale: float, size: int, settings: FaceSettings) -> Framed | None:
+    """Each face found in a picture, framed; None where there is none."""
+    faces = detect(image, settings.min_confidence)[:MAX_FACES]
+    if not faces:
+        return None
+    crops = [to_array(crop(image, face.box, settings.margin), size) for face in faces]
+    found = [Face(original_box(face.box, scale), face.confidence) for face in faces]
+    width, height = image.size
+    squares = [original_box(crop_box(face.box, width, height, settings.margin), scale) for face in faces]
+    return Framed(np.stack(crops), found, squares)
+
+
+def _nothing(size: int) -> Framed:
+    """No row at all: no face found, and the model skips such images."""
     return Framed(np.zeros((0, size, size, 3), dtype=np.uint8), [])
 
 
