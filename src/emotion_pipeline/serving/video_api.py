@@ -21,13 +21,22 @@ from emotion_pipeline.data.images import Busy
 from emotion_pipeline.serving.clips import video_rows, watch
 from emotion_pipeline.serving.overlays import data_url
 from emotion_pipeline.serving.predict import Classifier
-from emotion_pipeline.serving.timeline import draw_timeline, summary
+from emotion_pipeline.serving.timeline import colours, draw_timeline, summary
 from emotion_pipeline.serving.video import DEFAULT_FPS, TooLong, VideoError
 
 MAX_VIDEO_BYTES = 32 * 2**20  # a minute of 720p from a webcam or screen recorder; a phone's 1080p: ~20 s
 MAX_VIDEO_SECONDS = 60.0
 MAX_FPS = 10.0  # frames sampled per second an upload may ask for (`?fps=`)
 VIDEO_SECONDS = 120  # a minute of video at 5 fps takes ~40 s on two free cores; twice that: overloaded
+
+
+def video_page(classifier: Classifier) -> dict[str, Any]:
+    """What the page's video and camera section shows: the limits, and the timeline's class colours."""
+    return {
+        "video_mb": MAX_VIDEO_BYTES // 2**20,
+        "video_seconds": round(MAX_VIDEO_SECONDS),
+        "colours": colours(classifier.classes),
+    }
 
 
 def register_video(

@@ -23,7 +23,7 @@ from emotion_pipeline.data.faces import warm_up
 from emotion_pipeline.data.images import Busy, ImageError
 from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
 from emotion_pipeline.serving.predict import Classifier
-from emotion_pipeline.serving.video_api import MAX_VIDEO_BYTES, register_video
+from emotion_pipeline.serving.video_api import MAX_VIDEO_BYTES, register_video, video_page
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
@@ -79,7 +79,12 @@ def create_app(model: str | Path | Classifier) -> Flask:
 
     @app.get("/")
     def index() -> str:
-        return render_template("index.html", classes=classifier.classes, max_mb=MAX_UPLOAD_BYTES // 2**20)
+        return render_template(
+            "index.html",
+            classes=classifier.classes,
+            max_mb=MAX_UPLOAD_BYTES // 2**20,
+            **video_page(classifier),
+        )
 
     @app.get("/healthz")
     def healthz() -> Response:
