@@ -91,14 +91,14 @@ def _mtcnn() -> Any:
     return _detector
 
 
-def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
+def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE, retry: bool = True) -> list[Face]:
     """Faces in an RGB image, largest first (ties by position), boxes in the image's pixels.
 
-    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image, a second on a
-    copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look only.
+    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image (and `retry`),
+    a second on a copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look.
     """
     faces = detect_at(image, DETECT_PIXELS, min_confidence)
-    if faces or image.width * image.height <= DETECT_PIXELS:
+    if faces or not retry or image.width * image.height <= DETECT_PIXELS:
         return faces
     return detect_at(image, RETRY_PIXELS, min_confidence)
 
@@ -187,16 +187,20 @@ def frame(
 
 def frame_picture(image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0) -> Framed:
     """Frame a decoded RGB picture (a video frame) as `frame` frames a file, boxes in pixels of a
-    picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`)."""
-    framed = None if settings is None else _faces_framed(image, scale, size, settings)
+    picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`).
+    Detection takes its first look only: frames come several a second, and the second look, for
+    faces too small for the first, would triple the cost of every frame without a face."""
+    framed = None if settings is None else _faces_framed(image, scale, size, settings, retry=False)
     if framed is None and (settings is None or settings.fallback == "whole"):
         return Framed(to_array(image, size)[None], [])
     return framed or _nothing(size)
 
 
-def _faces_framed(image: Image.Image, scale: float, size: int, settings: FaceSettings) -> Framed | None:
+def _faces_framed(
+    image: Image.Image, scale: float, size: int, settings: FaceSettings, retry: bool = True
+) -> Framed | None:
     """Each face found in a picture, framed; None where there is none."""
-    faces = detect(image, settings.min_confidence)[:MAX_FACES]
+    faces = detect(image, settings.min_confidence, retry)[:MAX_FACES]
     if not faces:
         return None
     crops = [to_array(crop(image, face.box, settings.margin), size) for face in faces]

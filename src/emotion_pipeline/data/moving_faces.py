@@ -49,8 +49,11 @@ def moving_faces(
         yield np.asarray(canvas)
 
 
-def write_clip(path: str | Path, frames: Iterator[np.ndarray], fps: int) -> Path:
-    """Encode RGB frames into `path`, the codec chosen by its suffix (CODECS; `.gif` as a GIF)."""
+def write_clip(
+    path: str | Path, frames: Iterator[np.ndarray], fps: int, options: dict[str, str] | None = None
+) -> Path:
+    """Encode RGB frames into `path`, the codec chosen by its suffix (CODECS; `.gif` as a GIF), with
+    the encoder's `options` (x264's `preset`, say)."""
     import av
 
     path = Path(path)
@@ -59,6 +62,7 @@ def write_clip(path: str | Path, frames: Iterator[np.ndarray], fps: int) -> Path
         stream = container.add_stream("gif" if gif else CODECS[path.suffix.lower()], rate=fps)
         stream.pix_fmt = "rgb8" if gif else "yuv420p"
         stream.time_base = Fraction(1, fps)
+        stream.options = options or {}
         for index, pixels in enumerate(frames):
             if index == 0:
                 stream.height, stream.width = pixels.shape[:2]
