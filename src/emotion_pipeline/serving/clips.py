@@ -24,6 +24,9 @@ from emotion_pipeline.serving.tracking import Tracker
 from emotion_pipeline.serving.video import DEFAULT_FPS, samples
 
 COLUMNS = ["path", "time", "face", "box", "label"]  # then one column per class, as `emotion predict`'s
+# Faces per model call: VGG16's activations for 32 rows at 224 px take ~1 GB (the benchmark's peak
+# growth was 987 MB at 32); 8 take a quarter of that, and a CPU gains little from larger batches.
+VIDEO_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def watch(
     max_seconds: float | None = None,
     deadline: float | None = None,
     model_lock: threading.Lock | None = None,
-    batch_size: int = 32,
+    batch_size: int = VIDEO_BATCH,
 ) -> Watched:
     """Classify every face in `source`'s frames sampled at `fps` (see `video.samples` for the limits
     and the errors). A server passes its `model_lock`, taken per model call, not per video, so still

@@ -62,7 +62,7 @@ def predict_videos(
         print(f"error: {what}", file=sys.stderr)
         return 2
     classifier = load(args.model)
-    from emotion_pipeline.serving.clips import COLUMNS, video_rows, watch
+    from emotion_pipeline.serving.clips import COLUMNS, VIDEO_BATCH, video_rows, watch
     from emotion_pipeline.serving.overlays import output_paths
 
     classes = classifier.classes
@@ -71,7 +71,7 @@ def predict_videos(
     stems = output_paths(files, args.out, tag="", extension="") if args.out else [None] * len(files)
     for path, stem in zip(files, stems, strict=True):
         try:
-            watched = watch(classifier, path, args.fps, batch_size=args.batch_size)
+            watched = watch(classifier, path, args.fps, batch_size=min(args.batch_size, VIDEO_BATCH))
         except VideoError as error:
             problems.append((str(path), str(error)))
             continue
