@@ -118,14 +118,14 @@ def _mtcnn() -> Any:
     return _detector
 
 
-def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE) -> list[Face]:
+def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE, retry: bool = True) -> list[Face]:
     """Faces in an RGB image, largest first (ties by position), boxes in the image's pixels.
 
-    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image, a second on a
-    copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look only.
+    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image (and `retry`),
+    a second on a copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look.
     """
     faces = detect_at(image, DETECT_PIXELS, min_confidence)
-    if faces or image.width * image.height <= DETECT_PIXELS:
+    if faces or not retry or image.width * image.height <= DETECT_PIXELS:
         return faces
     return detect_at(image, RETRY_PIXELS, min_confidence)
 
@@ -229,17 +229,39 @@ def frame(
     if settings is None:
         return Framed(load_image(source, size, deadline)[None], [])
     photo = load_photo(source, deadline)
-    faces = detect(photo.image, settings.min_confidence)[:MAX_FACES]
-    if faces:
-        crops = [to_array(settings.crop(photo.image, face), size) for face in faces]
-        found = [Face(original_box(face.box, photo.scale), face.confidence) for face in faces]
-        width, height = photo.image.size
-        squares = [
-            original_box(crop_box(face.box, width, height, settings.margin), photo.scale) for face in faces
-        ]
-        return Framed(np.stack(crops), found, squares, [settings.turn(face) for face in faces])
-    if settings.fallback == "whole":
+    framed = _faces_framed(photo.image, photo.scale, size, settings)
+    if framed is None and settings.fallback == "whole":
         return Framed(load_image(source, size, deadline)[None], [])
+    return framed or _nothing(size)
+
+
+def frame_picture(image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0) -> Framed:
+    """Frame a decoded RGB picture (a video frame) as `frame` frames a file, boxes in pixels of a
+    picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`).
+    Detection takes its first look only: frames come several a second, and the second look, for
+    faces too small for the first, would triple the cost of every frame without a face."""
+    framed = None if settings is None else _faces_framed(image, scale, size, settings, retry=False)
+    if framed is None and (settings is None or settings.fallback == "whole"):
+        return Framed(to_array(image, size)[None], [])
+    return framed or _nothing(size)
+
+
+def _faces_framed(
+    image: Image.Image, scale: float, size: int, settings: FaceSettings, retry: bool = True
+) -> Framed | None:
+    """Each face found in a picture, framed; None where there is none."""
+    faces = detect(image, settings.min_confidence, retry)[:MAX_FACES]
+    if not faces:
+        return None
+    crops = [to_array(settings.crop(image, face), size) for face in faces]
+    found = [Face(original_box(face.box, scale), face.confidence) for face in faces]
+    width, height = image.size
+    squares = [original_box(crop_box(face.box, width, height, settings.margin), scale) for face in faces]
+    return Framed(np.stack(crops), found, squares, [settings.turn(face) for face in faces])
+
+
+def _nothing(size: int) -> Framed:
+    """No row at all: no face found, and the model skips such images."""
     return Framed(np.zeros((0, size, size, 3), dtype=np.uint8), [])
 
 

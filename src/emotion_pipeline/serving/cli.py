@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 from emotion_pipeline import exit_with
 from emotion_pipeline.data.folders import expand_paths
 from emotion_pipeline.serving.cli_output import FORMATS, UNCALIBRATED, output_arguments, rows_of
+from emotion_pipeline.serving.video_cli import add_video_arguments, predict_videos, wants_video
 
 if TYPE_CHECKING:
     from emotion_pipeline.serving.predict import Classifier
@@ -52,6 +53,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every file (each face, where the model looks for faces); a bad file gets one stderr
     line and exit status 1, the rest still run."""
     files, problems = expand_paths(args.paths)
+    if wants_video(files, args.out):
+        return predict_videos(files, problems, args, load)
     classifier = load(args.model)
     from emotion_pipeline.core.progress import Progress
 
@@ -231,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch = {"type": positive_int, "default": 32, "help": "images per model call"}
     predict = command(
-        "predict", cmd_predict, "predict image files or folders", "Predict the emotion of each image."
+        "predict", cmd_predict, "predict images, folders or videos", "Predict the emotion of each image."
     )
+    add_video_arguments(predict)
     images(predict, "PATH")
     output_arguments(predict)
     predict.add_argument("--batch-size", **batch)

@@ -63,20 +63,25 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def data_url(pixels: np.ndarray) -> str:
-    """An array as a `data:image/png;base64,...` URL, for a page to show without another request."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode("ascii")
+def data_url(pixels: np.ndarray | bytes) -> str:
+    """An array (or PNG bytes) as a `data:image/png;base64,...` URL, for a page to show without
+    another request."""
+    png = pixels if isinstance(pixels, bytes) else png_bytes(pixels)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def output_paths(files: Sequence[Path], out: Path) -> list[Path]:
-    """One overlay PNG path per input, `<stem>_gradcam.png` in `out`, numbered where stems repeat."""
+def output_paths(
+    files: Sequence[Path], out: Path, tag: str = "_gradcam", extension: str = ".png"
+) -> list[Path]:
+    """One output path per input, `<stem><tag><extension>` in `out` (an overlay PNG unless told),
+    numbered where stems repeat."""
     taken: set[str] = set()
     paths = []
     for file in files:
-        name, number = f"{file.stem}_gradcam.png", 1
+        name, number = f"{file.stem}{tag}{extension}", 1
         while name in taken:
             number += 1
-            name = f"{file.stem}_gradcam-{number}.png"
+            name = f"{file.stem}{tag}-{number}{extension}"
         taken.add(name)
         paths.append(out / name)
     return paths

@@ -24,12 +24,13 @@ from emotion_pipeline.data.images import Busy, ImageError
 from emotion_pipeline.serving.confidence import probability
 from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
 from emotion_pipeline.serving.predict import Classifier
+from emotion_pipeline.serving.video_api import MAX_VIDEO_BYTES, register_video, video_page
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Waitress keeps request bodies up to this size in memory (its default spools bodies over 512 KB to a
 # temporary file) and refuses larger ones before reading them; the 1 MiB over the upload limit is room
 # for the multipart envelope, and between the two limits Flask answers with its JSON 413.
-MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 2**20
+MAX_REQUEST_BYTES = max(MAX_UPLOAD_BYTES, MAX_VIDEO_BYTES) + 2**20
 # One request's decode stops at this deadline, answered 429: the largest image the loader admits
 # decodes in about 2 s on a free core, so only an overloaded server gets there, and no request holds a
 # thread, or its memory, for longer. (Python cannot interrupt a thread: the loader checks the deadline
@@ -56,6 +57,13 @@ def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
+def _busy(message: str) -> tuple[Response, int]:
+    """429, not 503: the server is sound, this one costly request is refused for now, to retry."""
+    response, status = _error(429, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
+
+
 def create_app(model: str | Path | Classifier) -> Flask:
     """The Flask app; the model is loaded here, once per process, unless a `Classifier` is given."""
     classifier = model if isinstance(model, Classifier) else Classifier(model)
@@ -72,7 +80,12 @@ def create_app(model: str | Path | Classifier) -> Flask:
 
     @app.get("/")
     def index() -> str:
-        return render_template("index.html", classes=classifier.classes, max_mb=MAX_UPLOAD_BYTES // 2**20)
+        return render_template(
+            "index.html",
+            classes=classifier.classes,
+            max_mb=MAX_UPLOAD_BYTES // 2**20,
+            **video_page(classifier),
+        )
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -95,10 +108,7 @@ def create_app(model: str | Path | Classifier) -> Flask:
         try:
             framed = classifier.frame(upload.read(), time.monotonic() + DECODE_SECONDS)
         except Busy as error:
-            # 429, not 503: the server is sound, this one costly request is refused for now, to retry.
-            response, status = _error(429, str(error))
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response, status
+            return _busy(str(error))
         except ImageError as error:
             return _error(400, str(error))
         with model_lock:  # faces were found in parallel; the model calls are serialised
@@ -115,11 +125,14 @@ def create_app(model: str | Path | Classifier) -> Flask:
             }
         return jsonify(answer)
 
+    register_video(app, classifier, model_lock, _error, _busy, UPLOAD_FIELD)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
         if status == 413:
-            return _error(413, f"upload too large: the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+            limit = request.max_content_length or MAX_UPLOAD_BYTES  # the video endpoint's is its own
+            return _error(413, f"upload too large: the limit is {limit // 2**20} MB")
         return _error(status, f"{error.name.lower()}: {request.method} {request.path}")
 
     @app.errorhandler(Exception)
@@ -160,7 +173,8 @@ def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
         port=port,
         threads=threads,
         # Each open connection may hold a whole request body in memory (below): 32 of them bound that
-        # to ~350 MB, where waitress's 100 allowed 2 GB. Further clients wait in the listen backlog.
+        # to ~1 GB (videos' 33 MB), where waitress's 100 allowed 3.3 GB. Further clients wait in the
+        # listen backlog.
         connection_limit=32,
         # A connection that sends nothing for 30 s (a slow-loris client, an idle keep-alive) is closed,
         # not kept for waitress's 120 s; uploads in progress keep sending, so they are not cut.

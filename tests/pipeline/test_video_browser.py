@@ -1,0 +1,123 @@
+"""The page's video upload and camera mode in a real headless Chromium, its camera faked from a clip
+(`--use-file-for-fake-video-capture`), served by waitress as in production."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_browser import CHROMIUM, CHROMIUM_ARGS, serving
+from video_corpus import make_clip
+
+from emotion_pipeline.serving.predict import Classifier
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+SCREENSHOT = Path("/tmp/webapp-camera.png")  # for a person to look at; not compared
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"),
+]
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """Frames as a YUV4MPEG2 file (4:2:0), the format Chromium's fake camera plays, in a loop."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as file:
+        file.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for pixels in frames:
+            y, cb, cr = Image.fromarray(pixels).convert("YCbCr").split()
+            file.write(b"FRAME\n" + y.tobytes())
+            for plane in (cb, cr):
+                file.write(plane.resize((width // 2, height // 2), Image.Resampling.BILINEAR).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_clip(photo: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real faces (MTCNN finds real faces, not drawings) drifting across a 640 x 480 frame."""
+    picture = Image.open(photo("Angry/images18.jpg")).convert("RGB").resize((620, 326))
+    frames = []
+    for index in range(20):
+        canvas = Image.new("RGB", (640, 480), (40, 40, 40))
+        canvas.paste(picture, (index, 70))
+        frames.append(np.asarray(canvas))
+    return write_y4m(tmp_path_factory.mktemp("camera") / "camera.y4m", frames, 10)
+
+
+@contextmanager
+def camera_page(url: str, clip: Path) -> Iterator[tuple[Page, list[str]]]:
+    """A Chromium page at `url` whose camera plays `clip`, permission granted; and its errors."""
+    from playwright.sync_api import sync_playwright
+
+    fake = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, *fake, f"--use-file-for-fake-video-capture={clip}"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1400})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(url)
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def test_camera_mode_draws_each_face_with_its_label(face_classifier: Classifier, camera_clip: Path) -> None:
+    from playwright.sync_api import expect
+
+    with serving(face_classifier) as url, camera_page(url, camera_clip) as (page, errors):
+        page.click("#camera-start")
+        expect(page.locator("#camera")).to_be_visible(timeout=30_000)
+        began = time.monotonic()
+        status = page.locator("#camera-status")
+        expect(status).to_have_attribute("data-answered", re.compile(r"^([6-9]|\d\d+)$"), timeout=60_000)
+        seconds = time.monotonic() - began
+        boxes = page.locator("#camera-boxes .face-box")
+        expect(boxes).to_have_count(2)
+        labels = set(page.locator("#camera-boxes .face-label").all_text_contents())
+        assert labels <= set(face_classifier.classes) and labels
+        answered = int(status.get_attribute("data-answered") or 0)
+        print(f"camera mode: {answered} frames answered in {seconds:.1f} s ({answered / seconds:.1f}/s)")
+        assert page.locator("#camera-chart").is_visible()
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.click("#camera-stop")
+        expect(boxes).to_have_count(0)
+        expect(page.locator("#camera-frame")).to_be_hidden()
+        assert errors == []
+
+
+def test_video_upload_shows_the_timeline_and_each_faces_shares(
+    classifier: Classifier, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    clip = make_clip(tmp_path, faces=1)
+    with serving(classifier) as url, camera_page(url, clip) as (page, errors):
+        page.set_input_files("#video-file", str(clip))
+        timeline = page.locator("#timeline")
+        expect(timeline).to_be_visible(timeout=60_000)
+        assert (timeline.get_attribute("src") or "").startswith("data:image/png;base64,")
+        expect(page.locator("#video-status")).to_contain_text("12 frames sampled, 1 face")
+        expect(page.locator("#video-faces li")).to_have_count(1)
+        expect(page.locator("#video-faces li")).to_contain_text(
+            re.compile(r"^Face 1 \(0\u20132.8 s\): \w+ \d+%")
+        )
+        page.set_input_files(
+            "#video-file", files=[{"name": "bad.mp4", "mimeType": "video/mp4", "buffer": b"x"}]
+        )
+        expect(page.locator("#video-status")).to_contain_text("Video failed: not a readable video")
+        assert errors == [] or all("400" in error for error in errors)  # the bad upload's own 400
