@@ -25,7 +25,9 @@ SCREENSHOT = Path("/tmp/webapp-camera.png")  # for a person to look at; not comp
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"{CHROMIUM} not installed (Debian package `chromium`)"
+    ),
 ]
 
 
