@@ -100,6 +100,10 @@ class Evaluate(_Section):
     tta: bool
 
 
+class Export(_Section):
+    calibration_images: Positive  # validation images the int8 exports' activation ranges come from
+
+
 class Params(_Section):
     epochs: Positive
     batch_size: Positive
@@ -114,6 +118,7 @@ class Params(_Section):
     model: Model
     train: Train
     evaluate: Evaluate
+    export: Export
 
 
 class _Loader(yaml.SafeLoader):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.data.folders import expand_paths
+from emotion_pipeline.serving import cli_export
 from emotion_pipeline.serving.cli_output import FORMATS, rows_of
 
 if TYPE_CHECKING:
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     serve.add_argument("--threads", type=positive_int, default=4, help="request threads (default: 4)")
 
+    cli_export.add_arguments(command("export", cli_export.cmd_export, *cli_export.HELP))
     command(
         "info",
         cmd_info,
