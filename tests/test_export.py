@@ -238,3 +238,26 @@ def test_serving_the_int8_export_answers_without_tensorflow(
             server.kill()
             server.wait(timeout=30)
     assert "Traceback" not in log.read_text()
+
+
+def test_a_bfloat16_model_is_exported_in_float32(tmp_path: Path, images: np.ndarray) -> None:
+    """Trained in mixed precision: the exported graph computes in float32 (neither runtime runs
+    bfloat16 well on CPUs), answers as the model does within bfloat16's precision, and the facts
+    still say how it was trained."""
+    import keras
+
+    from emotion_pipeline.model.backends import keras_facts
+    from emotion_pipeline.model.export import float32_model
+    from emotion_pipeline.model.network import load_classifier, trained_precision
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        path = build(tmp_path / "bf16.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model = load_classifier(path)[0]
+    plain = float32_model(model)
+    assert (trained_precision(model), trained_precision(plain)) == ("mixed_bfloat16", "float32")
+    assert keras_facts(model).precision == "mixed_bfloat16"
+    difference = np.abs(plain.predict_on_batch(images.astype("float32")) - model.predict_on_batch(images))
+    assert 0 < difference.max() < 0.05
