@@ -74,10 +74,14 @@ class Classifier:
 
     def __init__(self, model_path: str | Path) -> None:
         self.backend = open_backend(model_path)
-        self.model = self.backend.keras
         facts = self.backend.facts
         self.classes, self.image_size, self.precision = facts.classes, facts.image_size, facts.precision
         self.faces = settings_from(facts.faces)
+
+    @property
+    def model(self) -> Any:
+        """The Keras model (Grad-CAM needs one); None for an export."""
+        return self.backend.keras
 
     def predict_arrays(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Probabilities for uint8 RGB images already at the model's size, `batch_size` per model call."""
