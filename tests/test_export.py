@@ -261,3 +261,22 @@ def test_a_bfloat16_model_is_exported_in_float32(tmp_path: Path, images: np.ndar
     assert keras_facts(model).precision == "mixed_bfloat16"
     difference = np.abs(plain.predict_on_batch(images.astype("float32")) - model.predict_on_batch(images))
     assert 0 < difference.max() < 0.05
+
+
+def test_calibration_draws_evenly_through_the_validation_list(tmp_path: Path) -> None:
+    """The stage's calibration images: spread over the list (sorted by class, every class drawn), at
+    the model's size, as the loader gives them."""
+    from emotion_pipeline.data.images import load_image
+    from emotion_pipeline.model.export import calibration_rows
+
+    lines = ["path,label"]
+    for index in range(10):
+        image = tmp_path / f"{index}.png"
+        image.write_bytes(encode_image(size=(20 + index, 30), seed=index))
+        lines.append(f"{image},{CLASSES[index * len(CLASSES) // 10]}")
+    (tmp_path / "val.csv").write_text("\n".join(lines) + "\n")
+    rows = calibration_rows(tmp_path / "val.csv", TINY_IMAGE_SIZE, 4)
+    assert rows.shape == (4, TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, 3) and rows.dtype == np.uint8
+    expected = [load_image(tmp_path / f"{index}.png", TINY_IMAGE_SIZE) for index in (0, 3, 6, 9)]
+    np.testing.assert_array_equal(rows, np.stack(expected))
+    assert len(calibration_rows(tmp_path / "val.csv", TINY_IMAGE_SIZE, 50)) == 10  # all there are
