@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,16 +118,25 @@ def test_int8_exports_are_smaller_and_agree_on_the_top_class(
     assert (exported / "out" / name).stat().st_size < 0.3 * float_size
 
 
-def test_face_settings_travel_in_the_export(tmp_path: Path) -> None:
+def test_a_face_models_export_frames_and_answers_as_keras_does(
+    tmp_path: Path, photo: Callable[[str], Path]
+) -> None:
+    """Face settings travel in the files: a photo with two faces gets the same boxes and labels."""
     from emotion_pipeline.model.export import export_model
     from emotion_pipeline.model.network import load_classifier
 
-    model = load_classifier(build(tmp_path / "faces.keras", FACES))[0]
-    written = export_model(model, tmp_path, None)
+    keras_path = build(tmp_path / "faces.keras", FACES)
+    written = export_model(load_classifier(keras_path)[0], tmp_path, None)
     assert [path.name for path in written] == list(FLOAT)
-    for path in written:
+    two = photo("Angry/images18.jpg")
+    answers = [Classifier(path).predict_files([two]).images[0] for path in (keras_path, *written)]
+    for path, answer in zip(written, answers[1:], strict=True):
         faces = Classifier(path).faces
         assert (faces.min_confidence, faces.margin, faces.fallback) == (0.8, 0.2, "skip")
+        assert [face.box for face in answer.faces] == [face.box for face in answers[0].faces]
+        assert len(answer.faces) == 2
+        for face, expected in zip(answer.faces, answers[0].faces, strict=True):
+            assert np.abs(face.probabilities - expected.probabilities).max() <= 1e-4
 
 
 def test_predict_with_an_export_prints_what_keras_prints(
