@@ -126,7 +126,7 @@ def test_answers_with_heatmaps_take_one_pass_unless_the_model_averages_views(
 
     model = square_classifier.model
     averaged = assemble(model.get_layer("vgg16"), model.get_layer("head"), SQUARE, SIZE, tta=True)
-    monkeypatch.setattr(square_classifier, "model", averaged)
+    monkeypatch.setattr(square_classifier.backend, "keras", averaged)
     probabilities, heatmaps = square_classifier.answer_rows(images, 2, GradCam(averaged, "last_conv"))
     assert passes  # the answer is the mean over the views, not the explained image's
     np.testing.assert_allclose(

@@ -161,6 +161,12 @@ class EmotionBase(_Section):
     overrides: list[str] = _("`key=value` settings on top of its recipe, as `dvc exp run -S` takes them")
 
 
+class Export(_Section):
+    """The export stage: the classifier as ONNX and TFLite files, float and int8."""
+
+    calibration_images: Positive = _("validation images the int8 exports' activation ranges come from")
+
+
 class Params(_Section):
     """Every param of the pipeline: composed by `dvc exp run` from conf/ (a recipe and `-S` overrides)."""
 
@@ -182,6 +188,7 @@ class Params(_Section):
     model: Model
     train: Train
     emotion_base: EmotionBase
+    export: Export
 
 
 class _Loader(yaml.SafeLoader):

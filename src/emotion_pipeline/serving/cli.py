@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.data.folders import expand_paths
-from emotion_pipeline.serving.cli_output import FORMATS, UNCALIBRATED, output_arguments, rows_of
+from emotion_pipeline.serving import cli_export
+from emotion_pipeline.serving.cli_output import FORMATS, UNCALIBRATED, output_arguments, positive_int, rows_of
 from emotion_pipeline.serving.video_cli import add_video_arguments, predict_videos, wants_video
 
 if TYPE_CHECKING:
@@ -205,13 +206,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emotion", description="Classify the emotion shown in face images.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -268,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5000, help="port to listen on (default: 5000)")
     serve.add_argument("--threads", type=positive_int, default=4, help="request threads (default: 4)")
 
+    cli_export.add_arguments(command("export", cli_export.cmd_export, *cli_export.HELP))
     command(
         "info",
         cmd_info,

@@ -102,3 +102,11 @@ def output_arguments(parser: argparse.ArgumentParser) -> None:
         help="label `uncertain` where the top probability is below P, still printing the probabilities "
         "(the report's accuracy-coverage plot helps pick P; default: 0, always answer)",
     )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

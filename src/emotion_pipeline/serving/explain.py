@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from emotion_pipeline.model.backends import NOT_EXPLAINABLE
 from emotion_pipeline.model.blend import Blend
 from emotion_pipeline.model.views import TestTimeViews, ViewMean
 from emotion_pipeline.serving.overlays import data_url, heatmap_colours
@@ -102,7 +103,9 @@ class GradCam:
     """Grad-CAM on a classifier's `layer` (a convolution), built once per model, for batches of
     images at the model's input size."""
 
-    def __init__(self, model: keras.Model, layer: str = LAST_CONV) -> None:
+    def __init__(self, model: keras.Model | None, layer: str = LAST_CONV) -> None:
+        if model is None:  # a `Classifier` of an export
+            raise ValueError(NOT_EXPLAINABLE)
         self.model = gradcam_model(model, layer)
         self.image_size = int(model.input_shape[1])
         # Without test-time views the explained chain is the model, and its probabilities are the answer.

@@ -7,16 +7,18 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emotion_pipeline.core.progress import Progress
 from emotion_pipeline.data.faces import Framed, frame, settings_from
 from emotion_pipeline.data.images import Box, ImageError
-from emotion_pipeline.model.network import load_classifier, saved_faces, temperature_of, trained_precision
+from emotion_pipeline.model.backends import open_backend
 from emotion_pipeline.serving.confidence import UNCERTAIN
-from emotion_pipeline.serving.explain import GradCam, Heatmaps
+
+if TYPE_CHECKING:  # Grad-CAM needs TensorFlow, which serving an export never imports
+    from emotion_pipeline.serving.explain import GradCam, Heatmaps
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,23 @@ def labelled(
 
 
 class Classifier:
-    """A saved model loaded once, with its class names, input size and face settings."""
+    """A saved model loaded once (a `.keras` file or its `.onnx` or `.tflite` export), with its class
+    names, input size and face settings; `model` is the Keras model, None for an export."""
 
     def __init__(self, model_path: str | Path) -> None:
-        self.model, self.classes, self.image_size = load_classifier(model_path)
-        self.precision = trained_precision(self.model)
-        self.faces = settings_from(saved_faces(self.model))
+        self.backend = open_backend(model_path)
+        facts = self.backend.facts
+        self.classes, self.image_size, self.precision = facts.classes, facts.image_size, facts.precision
+        self.faces = settings_from(facts.faces)
+
+    @property
+    def model(self) -> Any:
+        """The Keras model (Grad-CAM needs one); None for an export."""
+        return self.backend.keras
 
     def predict_arrays(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Probabilities for uint8 RGB images already at the model's size, `batch_size` per model call."""
-        chunks = [
-            self.model.predict_on_batch(chunk.astype("float32")) for chunk in _chunks(images, batch_size)
-        ]
+        chunks = [self.backend.predict(chunk.astype("float32")) for chunk in _chunks(images, batch_size)]
         if not chunks:
             return np.zeros((0, len(self.classes)))
         return np.concatenate([np.asarray(chunk, dtype="float64") for chunk in chunks])
@@ -101,6 +108,8 @@ class Classifier:
         the model itself (no test-time views), one pass through VGG16 gives both."""
         if gradcam is None or not len(rows):
             return self.predict_arrays(rows, batch_size), None
+        from emotion_pipeline.serving.explain import Heatmaps
+
         heatmaps = Heatmaps.joined([gradcam(chunk, target) for chunk in _chunks(rows, batch_size)])
         if gradcam.answers_as_model:
             return heatmaps.probabilities, heatmaps
@@ -119,7 +128,7 @@ class Classifier:
     def calibrated(self) -> bool:
         """Whether the model answers through a fitted temperature (`train.calibrate`): only then does
         a probability threshold mean what it says."""
-        return temperature_of(self.model) != 1.0
+        return self.backend.facts.temperature != 1.0
 
     def as_json(self, answer: ImageAnswer, min_confidence: float = 0.0) -> dict[str, Any]:
         """The API's answer: label and probabilities (None where no face was found under `skip`),

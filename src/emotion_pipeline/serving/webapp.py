@@ -21,8 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from emotion_pipeline.data.faces import warm_up
 from emotion_pipeline.data.images import Busy, ImageError
+from emotion_pipeline.model.backends import NOT_EXPLAINABLE
 from emotion_pipeline.serving.confidence import probability
-from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.serving.video_api import MAX_VIDEO_BYTES, register_video, video_page
 
@@ -71,7 +71,11 @@ def create_app(model: str | Path | Classifier) -> Flask:
         warm_up()  # the detector's first call is the slowest: not a user's request
     # Decoding runs in parallel across waitress threads; the model call itself is serialised.
     model_lock = threading.Lock()
-    gradcam = GradCam(classifier.model)
+    gradcam = None
+    if classifier.model is not None:  # an export serves without TensorFlow, and without Grad-CAM
+        from emotion_pipeline.serving.explain import GradCam, class_index, heatmap_answer
+
+        gradcam = GradCam(classifier.model)
 
     app = Flask(__name__)
     app.request_class = InMemoryRequest
@@ -97,6 +101,8 @@ def create_app(model: str | Path | Classifier) -> Flask:
         if upload is None:
             return _error(400, f"no file uploaded: send the image as multipart form field '{UPLOAD_FIELD}'")
         explain = request.args.get("explain", "0") not in ("0", "")  # `?explain=1[&class=NAME]`
+        if explain and gradcam is None:  # before `class_index`, which only a Keras model imports
+            return _error(400, NOT_EXPLAINABLE)
         try:
             target = class_index(classifier.classes, request.args.get("class")) if explain else None
         except ValueError as error:
