@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from emotion_pipeline.model.layout import VGG16_BLOCKS
 from emotion_pipeline.model.views import TestTimeViews, ViewMean
-from emotion_pipeline.model.weights import VGG16_BLOCKS
 
 BGR_MEAN = (103.939, 116.779, 123.68)  # ImageNet channel means, as keras' "caffe" mode uses
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's "L" mode: how FER2013's grey faces were made

@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emotion_pipeline.model.layout import VGG16_BLOCKS
+
 if TYPE_CHECKING:
     import keras
 
@@ -21,8 +23,6 @@ VGG16_NOTOP_URL = (
 )
 VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-# VGG16's filters per convolution, block by block: the shapes ImageNet's weights have.
-VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
 class WeightsUnavailable(RuntimeError):

@@ -18,36 +18,13 @@ from emotion_pipeline import exit_with
 from emotion_pipeline.data.folders import expand_paths
 from emotion_pipeline.serving import cli_export
 from emotion_pipeline.serving.cli_output import FORMATS, UNCALIBRATED, output_arguments, positive_int, rows_of
+from emotion_pipeline.serving.commands import CommandError, load
 from emotion_pipeline.serving.video_cli import add_video_arguments, predict_videos, wants_video
 
 if TYPE_CHECKING:
-    from emotion_pipeline.serving.predict import Classifier
+    pass
 
 DEFAULT_MODEL = Path("models/model.keras")
-
-
-class CommandError(Exception):
-    """An expected failure: main() prints its message as one `error:` line and exits with `status`."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def load(model_path: Path) -> Classifier:
-    """Load the model once, turning an unusable model file into a `CommandError`.
-
-    A missing file is caught before TensorFlow is imported: faster, and without its log lines.
-    """
-    if not model_path.is_file():
-        raise CommandError(f"model file not found: {model_path} (run `dvc repro` to train one)")
-    from emotion_pipeline.serving.predict import Classifier
-
-    try:
-        return Classifier(model_path)
-    except Exception as error:  # Keras raises assorted types for a damaged or foreign file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CommandError(f"cannot load model {model_path}: {reason}") from None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

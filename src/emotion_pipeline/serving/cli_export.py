@@ -26,7 +26,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export; each calibration image is framed as the model frames its inputs (its largest face, for
     a face model). One that cannot be read gets one stderr line and exit status 1; the export runs."""
     from emotion_pipeline.data.folders import expand_paths
-    from emotion_pipeline.serving.cli import CommandError, load
+    from emotion_pipeline.serving.commands import CommandError, load
 
     files, problems = expand_paths(args.calibrate or [])
     classifier = load(args.model)
