@@ -154,7 +154,9 @@ def record(recipe: str, minutes: float) -> Path:
     params = read_yaml(ROOT / "params.yaml")
     if params["recipe"] != recipe:
         raise SystemExit(f"error: params.yaml was composed from recipe {params['recipe']}, not {recipe}")
-    dirty = "-dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+    changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    # A run rewrites params.yaml (composed) and .gitignore files (its outputs): only code counts.
+    dirty = "-dirty" if any(not line.endswith(("params.yaml", ".gitignore")) for line in changed) else ""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
