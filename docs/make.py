@@ -81,14 +81,19 @@ def params_page() -> str:
 
 
 def purpose(recipe: str) -> str:
-    """The recipe's own words: the comment at the top of its file, up to its first sentence's end."""
+    """The recipe's own words: the comment at the top of its file, up to its first colon or full stop."""
     comments = []
     for line in (ROOT / "conf" / "recipe" / f"{recipe}.yaml").read_text().splitlines():
         if line.startswith("#") and "@package" not in line:
             comments.append(line.lstrip("# ").strip())
         elif comments:
             break
-    return " ".join(comments).split(". ")[0].rstrip(".")
+    text, depth = " ".join(comments), 0
+    for index, char in enumerate(text):  # up to the first colon or full stop outside brackets
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ":." and text[index + 1 : index + 2] in (" ", ""):
+            return text[:index]
+    return text
 
 
 def score(result: dict[str, Any]) -> str:
