@@ -38,5 +38,8 @@ def _report(kind: type[BaseException], error: BaseException, trace: TracebackTyp
 
 def report_interrupts() -> None:
     """From here on, an uncaught KeyboardInterrupt ends the process with one line on stderr and
-    status 130 instead of a traceback; any other error is reported as usual."""
+    status 130 instead of a traceback; any other error is reported as usual. Ctrl-C raises
+    KeyboardInterrupt even where the stage was started with SIGINT ignored (a shell's background job
+    passes that on), so a stage can always be stopped."""
     sys.excepthook = _report
+    signal.signal(signal.SIGINT, signal.default_int_handler)
