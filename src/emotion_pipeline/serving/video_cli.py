@@ -42,8 +42,14 @@ def add_video_arguments(predict: argparse.ArgumentParser) -> None:
 
 
 def wants_video(files: list[Path], out: Path | None) -> bool:
-    """Whether `emotion predict` was given videos (or `--out`, which only videos use)."""
-    return out is not None or any(map(is_video, files))
+    """Whether `emotion predict` was given videos (or `--out`, which only videos use). Animated GIFs
+    are videos only where nothing else was given: among still images a GIF is read as an image (its
+    first frame), as training reads it."""
+    return (
+        out is not None
+        or any(path.suffix.lower() in VIDEO_SUFFIXES for path in files)
+        or (bool(files) and all(map(is_video, files)))
+    )
 
 
 def predict_videos(
