@@ -4,6 +4,7 @@ validation split's images, as the model saw them), for serving without TensorFlo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
@@ -18,10 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-dir", required=True, help="the split lists; val.csv calibrates int8")
     parser.add_argument("--out-dir", required=True, help="folder for the exported files")
     args = parser.parse_args(argv)
-    params = stage_params(args.params)
-
+    settings = stage_params(args.params)["export"]
+    if not settings["enabled"]:  # a note, not an empty folder: DVC caches what it holds
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.out_dir) / "README.txt").write_text("No exports: export.enabled is false.\n")
+        print("export: off (export.enabled=false)")
+        return 0
     model, _, image_size = load_classifier(args.model)
-    rows = calibration_rows(f"{args.split_dir}/val.csv", image_size, params["export"]["calibration_images"])
+    rows = calibration_rows(f"{args.split_dir}/val.csv", image_size, settings["calibration_images"])
     for path in export_model(model, args.out_dir, rows):
         print(f"export: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0

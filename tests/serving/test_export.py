@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import CLASSES, TINY_IMAGE_SIZE, encode_image
 from processes import wait_until
+from project import ROOT, load_stage, write_params
 from test_cli import post_upload
 
 from emotion_pipeline.model.backends import NOT_EXPLAINABLE
@@ -292,3 +293,45 @@ def test_calibration_draws_evenly_through_the_validation_list(tmp_path: Path) ->
     expected = [load_image(tmp_path / f"{index}.png", TINY_IMAGE_SIZE) for index in (0, 3, 6, 9)]
     np.testing.assert_array_equal(rows, np.stack(expected))
     assert len(calibration_rows(tmp_path / "val.csv", TINY_IMAGE_SIZE, 50)) == 10  # all there are
+
+
+def test_a_classifier_saved_with_its_training_augmentation_exports_and_answers_alike(
+    tmp_path: Path, images: np.ndarray
+) -> None:
+    """The train stage saves the augmentation inside the classifier (the identity when answering):
+    its random ops would stop ONNX Runtime, so the export leaves that layer out."""
+    from emotion_pipeline.core.recipes import compose
+    from emotion_pipeline.model.backends import open_backend
+    from emotion_pipeline.model.export import export_model
+    from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
+    from emotion_pipeline.model.views import build_augmentation
+
+    augment = compose(ROOT / "conf", "baseline")["augment"]
+    base = build_vgg16(None, TINY_IMAGE_SIZE)
+    head = build_head(base.output_shape[1:], CLASSES, 8, 0.0)
+    augmented = assemble(base, head, CLASSES, TINY_IMAGE_SIZE, build_augmentation(augment, 0))
+    augmented.save(tmp_path / "model.keras")
+    model = load_classifier(tmp_path / "model.keras")[0]
+    assert "augmentation" in [layer.name for layer in model.layers]
+    written = export_model(model, tmp_path / "out", None)
+    expected = model.predict_on_batch(images.astype("float32"))
+    for path in written:
+        np.testing.assert_allclose(open_backend(path).predict(images.astype("float32")), expected, atol=1e-4)
+
+
+def test_the_export_stage_off_leaves_a_note(tmp_path: Path) -> None:
+
+    params = write_params(tmp_path / "params.yaml", {})
+    out = tmp_path / "exports"
+    arguments = [
+        "--params",
+        str(params),
+        "--model",
+        "missing.keras",
+        "--split-dir",
+        "x",
+        "--out-dir",
+        str(out),
+    ]
+    assert load_stage("export").main(arguments) == 0
+    assert [p.name for p in out.iterdir()] == ["README.txt"]

@@ -164,6 +164,7 @@ class EmotionBase(_Section):
 class Export(_Section):
     """The export stage: the classifier as ONNX and TFLite files, float and int8."""
 
+    enabled: bool = _("write the exports (minutes for a 224-px VGG16): off, the stage leaves a note")
     calibration_images: Positive = _("validation images the int8 exports' activation ranges come from")
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 from emotion_pipeline.data.images import load_image
 from emotion_pipeline.data.splitting import read_split
 from emotion_pipeline.model.backends import METADATA_KEY, ModelFacts, keras_facts
+from emotion_pipeline.model.views import AUGMENTATION
 
 EXPORTS = ("model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite")  # in an export folder
 OPSET = 17  # ONNX opset: ONNX Runtime 1.16 and later run it
@@ -54,6 +55,21 @@ def float32_model(model: keras.Model) -> keras.Model:
     copy = model.__class__.from_config(plain(config))
     copy.set_weights(model.get_weights())
     return copy
+
+
+def without_augmentation(model: keras.Model) -> keras.Model:
+    """The classifier as it answers: its layers in order, less the training augmentation. That layer
+    is the identity outside training, but its random ops stay in a traced graph, and neither ONNX nor
+    TFLite runs them. The classifier is a chain of layers (`network.assemble`), so calling them in turn
+    rebuilds it, sharing their weights."""
+    if AUGMENTATION not in [layer.name for layer in model.layers]:
+        return model
+    inputs = keras.Input(model.inputs[0].shape[1:], name=model.inputs[0].name)
+    x = inputs
+    for layer in model.layers[1:]:
+        if layer.name != AUGMENTATION:
+            x = layer(x)
+    return keras.Model(inputs, x, name=model.name)
 
 
 def input_spec(facts: ModelFacts) -> tf.TensorSpec:
@@ -144,7 +160,7 @@ def export_model(model: keras.Model, out_dir: str | Path, rows: np.ndarray | Non
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     facts = keras_facts(model)
-    model = float32_model(model)
+    model = without_augmentation(float32_model(model))
     onnx_path, onnx_int8, tflite_path, tflite_int8 = (out / name for name in EXPORTS)
     export_onnx(model, facts, onnx_path)
     export_tflite(model, facts, tflite_path)

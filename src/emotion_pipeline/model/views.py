@@ -18,6 +18,8 @@ ERASED_AREA = (0.02, 0.33)  # fraction of the image a rectangle erases, as torch
 ERASED_RATIO = (0.3, 3.3)  # its height / width, drawn log-uniformly
 TTA_SHIFT = 1 / 16  # of the side: 3 px at 48, 14 px at 224, inside the training shifts' range
 
+AUGMENTATION = "augmentation"  # the training augmentation's layer name in a saved classifier
+
 
 @keras.saving.register_keras_serializable(package="emotion_pipeline")
 class RandomErasing(keras.layers.Layer):
@@ -81,7 +83,7 @@ def build_augmentation(augment: dict[str, Any], seed: int) -> keras.Sequential:
         layers.append(keras.layers.RandomZoom(augment["zoom"], fill_mode="nearest", seed=seed + 3))
     if augment["erasing"]:
         layers.append(RandomErasing(augment["erasing"], seed=seed + 4))
-    return keras.Sequential(layers, name="augmentation")
+    return keras.Sequential(layers, name=AUGMENTATION)
 
 
 def view_indices(height: int, width: int, shift: float) -> list[tuple[np.ndarray, np.ndarray]]:
