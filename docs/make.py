@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from emotion_pipeline.core.environment import machine
 from emotion_pipeline.core.params import Params, read_yaml
 from emotion_pipeline.core.recipes import recipe_names
 from emotion_pipeline.core.tables import read_json, write_json
@@ -162,19 +161,11 @@ def record(recipe: str, minutes: float) -> Path:
     changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
     # A run rewrites params.yaml (composed) and .gitignore files (its outputs): only code counts.
     dirty = "-dirty" if any(not line.endswith(("params.yaml", ".gitignore")) for line in changed) else ""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     result = {
         "recipe": recipe,
         "command": f"dvc exp run -S recipe={recipe}",
         "commit": git("rev-parse", "--short", "HEAD") + dirty,
-        "machine": f"{os.cpu_count()} cores, {cpu}",
+        "machine": machine(),
         "minutes": minutes,
         "date": datetime.date.today().isoformat(),
         "test": read_json(ROOT / "metrics/test.json"),

@@ -167,7 +167,13 @@ def test_index_page_has_the_form(client: FlaskClient, classifier: Classifier) ->
     assert '<input type="file" id="file" name="file"' in page
     assert 'id="label"' in page
     assert all(f'data-class="{name}"' in page for name in classifier.classes)
-    for asset in ("/static/app.js", "/static/style.css", "/static/favicon.svg"):
+    for asset in (
+        "/static/faces.js",
+        "/static/app.js",
+        "/static/video.js",
+        "/static/style.css",
+        "/static/favicon.svg",
+    ):
         assert asset in page
         assert client.get(asset).status_code == 200
 

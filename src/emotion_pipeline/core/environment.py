@@ -3,8 +3,10 @@ evaluation and tracking, for the report and `emotion info`."""
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib import metadata
+from pathlib import Path
 
 # Distribution names differ by platform (tensorflow-cpu on x86-64 Linux); the first installed wins.
 VERSION_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -23,6 +25,17 @@ def package_version(*names: str) -> str:
         except metadata.PackageNotFoundError:
             continue
     return "not installed"
+
+
+def machine() -> str:
+    """The cores and the CPU's model name, as a recorded timing names its machine."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores, {cpu}"
 
 
 def environment() -> dict[str, str]:

@@ -2,9 +2,11 @@
 
 One module for the faces stage, the CLI and the web app, so that training and serving crop alike.
 MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces on a copy of at most
-640 x 480 pixels' worth, and again at 1024 x 768 where that finds none: by pixel count, not by longest
-side, so a 10,000 x 300 panorama keeps faces big enough to find, and a 20-Mpx photo costs what a small
-one does. Boxes come back in the original's pixels; each face becomes a square crop around it, shifted
+320 x 240 pixels' worth, then at 640 x 480 and 1024 x 768 only where the smaller look found none: by
+pixel count, not by longest side, so a 10,000 x 300 panorama keeps faces big enough to find, and a
+20-Mpx photo costs what a small one does. Its three networks run as TensorFlow graphs, not eagerly:
+the same boxes, in less time (`bench/face_detectors.py` compares detectors and looks).
+Boxes come back in the original's pixels; each face becomes a square crop around it, shifted
 to lie inside the image, never padded (FER2013 has no black bars); with `align`, the square is first
 turned about the face's centre so that MTCNN's two eye keypoints are level, as FER2013's faces are
 upright. Detection is deterministic, and one detector serves every thread. TensorFlow is imported
@@ -28,8 +30,10 @@ from emotion_pipeline.data.images import Box, load_image, load_photo, to_array
 
 MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
 MARGIN = 0.1  # FER2013's framing: its faces fill the 48 px frame about as MTCNN's boxes are tall
-DETECT_PIXELS = 640 * 480  # the detection copy's size: detection time grows with the pixel count
-RETRY_PIXELS = 1024 * 768  # a second look where the first found nothing: smaller faces, 2x the time
+# The detection copies' sizes, smallest first: each look is only taken where the ones before found
+# nothing, so a photo with a face of a usual size pays for the cheapest (time grows with the pixels).
+LOOKS = (320 * 240, 640 * 480, 1024 * 768)
+FRAME_LOOKS = (640 * 480,)  # a video frame's one look: the next frame is the retry, 0.2 s later
 PNET_SIDE = 12  # MTCNN's smallest input: a smaller image holds no face it can find
 ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confidence values lower it
 CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
@@ -114,20 +118,36 @@ def _mtcnn() -> Any:
             if _detector is None:
                 from mtcnn import MTCNN
 
-                _detector = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+                detector = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+                _detector = _as_graphs(detector)
     return _detector
 
 
-def detect(image: Image.Image, min_confidence: float = MIN_CONFIDENCE, retry: bool = True) -> list[Face]:
+def _as_graphs(detector: Any) -> Any:
+    """Each of MTCNN's networks (P-, R- and O-Net) as one traced TensorFlow graph for inputs of any
+    size: the package calls them eagerly, layer by layer, where Python's overhead costs more than the
+    arithmetic on a small detection copy."""
+    import tensorflow as tf
+
+    images = tf.TensorSpec([None, None, None, 3], tf.float32)
+    for stage in detector.stages:
+        stage._model = tf.function(stage.model, input_signature=[images], reduce_retracing=True)
+    return detector
+
+
+def detect(
+    image: Image.Image, min_confidence: float = MIN_CONFIDENCE, looks: tuple[int, ...] = LOOKS
+) -> list[Face]:
     """Faces in an RGB image, largest first (ties by position), boxes in the image's pixels.
 
-    A first look on a copy of DETECT_PIXELS; where it finds nothing in a larger image (and `retry`),
-    a second on a copy of RETRY_PIXELS (small or distant faces): photos with a face pay for one look.
+    A look on a copy of each of `looks`' sizes in turn, until one finds a face or the copy would be
+    the image itself.
     """
-    faces = detect_at(image, DETECT_PIXELS, min_confidence)
-    if faces or not retry or image.width * image.height <= DETECT_PIXELS:
-        return faces
-    return detect_at(image, RETRY_PIXELS, min_confidence)
+    for pixels in looks:
+        faces = detect_at(image, pixels, min_confidence)
+        if faces or image.width * image.height <= pixels:
+            break
+    return faces
 
 
 def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Face]:
@@ -238,19 +258,19 @@ def frame(
 def frame_picture(image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0) -> Framed:
     """Frame a decoded RGB picture (a video frame) as `frame` frames a file, boxes in pixels of a
     picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`).
-    Detection takes its first look only: frames come several a second, and the second look, for
-    faces too small for the first, would triple the cost of every frame without a face."""
-    framed = None if settings is None else _faces_framed(image, scale, size, settings, retry=False)
+    Detection takes one look (FRAME_LOOKS): frames come several a second, and the larger looks, for
+    faces too small for it, would triple the cost of every frame without a face."""
+    framed = None if settings is None else _faces_framed(image, scale, size, settings, FRAME_LOOKS)
     if framed is None and (settings is None or settings.fallback == "whole"):
         return Framed(to_array(image, size)[None], [])
     return framed or _nothing(size)
 
 
 def _faces_framed(
-    image: Image.Image, scale: float, size: int, settings: FaceSettings, retry: bool = True
+    image: Image.Image, scale: float, size: int, settings: FaceSettings, looks: tuple[int, ...] = LOOKS
 ) -> Framed | None:
     """Each face found in a picture, framed; None where there is none."""
-    faces = detect(image, settings.min_confidence, retry)[:MAX_FACES]
+    faces = detect(image, settings.min_confidence, looks)[:MAX_FACES]
     if not faces:
         return None
     crops = [to_array(settings.crop(image, face), size) for face in faces]

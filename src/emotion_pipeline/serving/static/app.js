@@ -76,7 +76,6 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  // Boxes come in the image's pixels; placed in % of the image, they fit the preview at any size.
   async function drawFaces(faces) {
     boxes.replaceChildren();
     if (!faces || !faces.length) return;
@@ -87,23 +86,7 @@ document.addEventListener("DOMContentLoaded", () => {
       return; // the browser cannot show this image: there is nothing to draw on
     }
     if (preview.src !== shown) return; // another image was picked meanwhile
-    const width = preview.naturalWidth;
-    const height = preview.naturalHeight;
-    for (const face of faces) {
-      const [x0, y0, x1, y1] = face.box;
-      const box = document.createElement("span");
-      box.className = "face-box";
-      box.classList.toggle("at-top", y0 / height < 0.1);
-      box.style.left = `${(100 * x0) / width}%`;
-      box.style.top = `${(100 * y0) / height}%`;
-      box.style.width = `${(100 * (x1 - x0)) / width}%`;
-      box.style.height = `${(100 * (y1 - y0)) / height}%`;
-      const tag = document.createElement("span");
-      tag.className = "face-label";
-      tag.textContent = face.label;
-      box.append(tag);
-      boxes.append(box);
-    }
+    drawFaceBoxes(boxes, faces, preview.naturalWidth, preview.naturalHeight);
   }
 
   function facesFound(answer) {

@@ -6,7 +6,7 @@
 // live video, and charts the largest face's probabilities over the last CHART_SECONDS.
 document.addEventListener("DOMContentLoaded", () => {
   const INTERVAL_MS = 250; // 4 frames a second at most
-  const SEND_WIDTH = 640; // frames are scaled to this width before sending: detection looks at 640 x 480
+  const SEND_WIDTH = 640; // frames are scaled to this width before sending: the detector's looks need no more
   const CHART_SECONDS = 20;
 
   const videoInput = document.getElementById("video-file");
@@ -78,23 +78,8 @@ document.addEventListener("DOMContentLoaded", () => {
   let since = 0;
 
   function drawBoxes(answer, width, height) {
-    cameraBoxes.replaceChildren();
     const faces = answer.faces || (answer.label ? [{ box: [0, 0, width, height], label: answer.label }] : []);
-    for (const face of faces) {
-      const [x0, y0, x1, y1] = face.box;
-      const box = document.createElement("span");
-      box.className = "face-box";
-      box.classList.toggle("at-top", y0 / height < 0.1);
-      box.style.left = `${(100 * x0) / width}%`;
-      box.style.top = `${(100 * y0) / height}%`;
-      box.style.width = `${(100 * (x1 - x0)) / width}%`;
-      box.style.height = `${(100 * (y1 - y0)) / height}%`;
-      const tag = document.createElement("span");
-      tag.className = "face-label";
-      tag.textContent = face.label;
-      box.append(tag);
-      cameraBoxes.append(box);
-    }
+    drawFaceBoxes(cameraBoxes, faces, width, height);
   }
 
   function drawChart(now) {
