@@ -1,7 +1,7 @@
 """Stage report: draw the training curves, confusion matrix, test predictions (with the model's
 heatmaps), class distribution, reliability diagram and accuracy against coverage (and, with face
-detection, the faces found and their crops), and write a one-page Markdown report that links them
-(`report.build`)."""
+detection, the faces found and their crops), and write a one-page Markdown report that links them,
+with the sizes of the model's file and its exports (`report.build`)."""
 
 from __future__ import annotations
 

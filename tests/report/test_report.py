@@ -130,6 +130,12 @@ def _make_inputs(root: Path, repeated: bool = True) -> None:
     )
     write_params(root / "params.yaml", PARAMS)
     (root / "dvc.lock").write_text(LOCK, encoding="utf-8")
+    exports = root / "models" / "exports"
+    exports.mkdir(parents=True)
+    (root / "models" / "model.keras").write_bytes(bytes(4 * 2**20))
+    (exports / "model.onnx").write_bytes(bytes(2 * 2**20))
+    (exports / "model.int8.tflite").write_bytes(bytes(2**20 // 2))
+    (exports / "README.txt").write_text("not a model\n")
 
 
 @pytest.fixture
@@ -185,6 +191,12 @@ def test_report_has_numbers_links_params_data_and_versions(full_run: Path) -> No
     assert "| mixed_bfloat16 (params: `precision: auto`) |" in text
     assert "| as trained | none | 0.3167 | 0.6012 |" in text
     assert "| calibrated | 1.800 | 0.1333 | 0.4455 |" in text
+    model_files = text[text.index("## Model files") :].split("\n\n")[1].splitlines()[2:]
+    assert model_files == [
+        "| `model.keras` | 4.00 MiB | 100.0% |",
+        "| `model.int8.tflite` | 0.50 MiB | 12.5% |",
+        "| `model.onnx` | 2.00 MiB | 50.0% |",
+    ]
 
 
 @pytest.mark.slow
@@ -195,12 +207,14 @@ def test_missing_eval_logs_lock_and_skipped_do_not_crash(
     shutil.rmtree(tmp_path / "dvclive" / "plots" / "metrics" / "eval")
     (tmp_path / "dvc.lock").unlink()
     (tmp_path / "data" / "split" / "skipped.csv").unlink()
+    shutil.rmtree(tmp_path / "models")
     assert run_stage(tmp_path) == 0
     assert all((tmp_path / "plots" / name).stat().st_size > 5_000 for name in FIGURES)
     text = (tmp_path / "plots" / "report.md").read_text(encoding="utf-8")
     assert "`unknown`" in text
     assert "Repeated evaluation" not in text
     assert "best validation epoch" not in text
+    assert "## Model files" not in text
 
 
 def test_selection_puts_errors_first_and_is_order_independent() -> None:

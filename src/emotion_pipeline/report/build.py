@@ -35,6 +35,8 @@ class Sources:
     predictions: str = "metrics/predictions.csv"
     heatmaps: str = "metrics/heatmaps.npz"
     split_dir: str = "data/split"
+    model: str = "models/model.keras"
+    exports: str = "models/exports"
     lock: str = "dvc.lock"
     out_dir: str = "plots"
 
@@ -77,6 +79,7 @@ def build_report(sources: Sources, params: dict[str, Any]) -> tuple[list[Path], 
             figures=paths,
             log=log,
             faces=found,
+            model_files=inputs.file_sizes(sources.model, sources.exports),
         ),
     ]
     return written, "eval" in log.get("loss", {})

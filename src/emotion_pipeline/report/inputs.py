@@ -154,3 +154,12 @@ def data_hash(lock_path: str | Path, data_dir: str | None) -> str:
                 if dep.get(key):
                     return str(dep[key])
     return "unknown"
+
+
+def file_sizes(model: str | Path, exports: str | Path) -> dict[str, int]:
+    """Bytes of the model's file and of each exported model beside it (none where the export stage
+    is off), by file name: the Keras file first."""
+    files = [Path(model)] if Path(model).is_file() else []
+    if Path(exports).is_dir():
+        files += sorted(p for p in Path(exports).iterdir() if p.suffix in {".onnx", ".tflite"})
+    return {path.name: path.stat().st_size for path in files}

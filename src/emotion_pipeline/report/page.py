@@ -219,6 +219,16 @@ def environment_lines(
     return ["## Environment", "", *markdown(frame, "ll"), ""]
 
 
+def model_file_lines(files: Mapping[str, int]) -> list[str]:
+    """The trained model's file and each export's, with their sizes against the Keras file's."""
+    if not files:
+        return []
+    keras = next(iter(files.values()))
+    rows = [(f"`{name}`", f"{size / 2**20:.2f} MiB", f"{size / keras:.1%}") for name, size in files.items()]
+    frame = pd.DataFrame(rows, columns=["file", "size", "of the Keras file"])
+    return ["## Model files", "", *markdown(frame, "lrr"), ""]
+
+
 def write_report(
     path: str | Path,
     *,
@@ -232,9 +242,11 @@ def write_report(
     log: TrainingLog,
     versions: Mapping[str, str] | None = None,
     faces: pd.DataFrame | None = None,
+    model_files: Mapping[str, int] | None = None,
 ) -> Path:
     """Write the report. `figures` maps a caption to a PNG path; links are relative to the report's
-    folder, so it renders wherever the folder is copied (a DVC cache, a CI artifact, a pull request)."""
+    folder, so it renders wherever the folder is copied (a DVC cache, a CI artifact, a pull request).
+    `model_files` maps the model's file name, then each export's, to its size in bytes."""
     path = Path(path)
     lines = ["# Emotion classifier: evaluation report", ""]
     lines += summary_lines(metrics, crossval, log, params["train"])
@@ -245,6 +257,7 @@ def write_report(
         lines += [f"![{caption}]({Path(os.path.relpath(Path(figure), path.parent)).as_posix()})", ""]
     lines += data_lines(params, counts, skipped, dvc_hash)
     lines += faces_lines(faces, params)
+    lines += model_file_lines(model_files or {})
     lines += [
         "## Parameters",
         "",
