@@ -121,6 +121,33 @@ def test_int8_exports_are_smaller_and_agree_on_the_top_class(
     assert (exported / "out" / name).stat().st_size < 0.3 * float_size
 
 
+def test_the_int8_onnx_keeps_its_first_convolution_float(exported: Path) -> None:
+    """Only the first convolution reads float weights; every other one reads dequantized int8."""
+    import onnx
+
+    graph = onnx.load(str(exported / "out/model.int8.onnx")).graph
+    made_by = {output: node.op_type for node in graph.node for output in node.output}
+    convolutions = [node for node in graph.node if node.op_type == "Conv"]
+    weights_from = [made_by.get(node.input[1], "initializer") for node in convolutions]
+    assert len(weights_from) >= 2
+    assert weights_from[0] == "initializer" and set(weights_from[1:]) == {"DequantizeLinear"}
+
+
+def test_the_int8_tflite_keeps_its_first_convolution_float(exported: Path) -> None:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    content = bytearray((exported / "out/model.int8.tflite").read_bytes())
+    flat = flatbuffer_utils.read_model_from_bytearray(content)
+    graph, schema = flat.subgraphs[0], flatbuffer_utils.schema_fb
+    weights = [
+        graph.tensors[operator.inputs[1]].type
+        for operator in graph.operators
+        if flat.operatorCodes[operator.opcodeIndex].builtinCode == schema.BuiltinOperator.CONV_2D
+    ]
+    assert len(weights) >= 2
+    assert weights[0] == schema.TensorType.FLOAT32 and set(weights[1:]) == {schema.TensorType.INT8}
+
+
 def test_a_face_models_export_frames_and_answers_as_keras_does(
     tmp_path: Path, photo: Callable[[str], Path]
 ) -> None:
