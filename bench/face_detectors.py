@@ -41,13 +41,6 @@ HAAR_PIXELS = 640 * 480
 Detector = Callable[[Image.Image], int]  # an RGB image -> how many faces were found
 
 
-def scaled(image: Image.Image, pixels: int) -> Image.Image:
-    """A copy of at most `pixels` pixels (never enlarged), as the faces module makes its copies."""
-    scale = min(1.0, math.sqrt(pixels / (image.width * image.height)))
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image if scale == 1.0 else image.resize(size, Image.Resampling.BILINEAR)
-
-
 def mtcnn_ladder(ladder: tuple[int, ...]) -> Detector:
     def count(image: Image.Image) -> int:
         return len(faces.detect(image, faces.MIN_CONFIDENCE, ladder))
@@ -66,7 +59,7 @@ def haar_cascade() -> Detector | None:
     cascade = cv2.CascadeClassifier(str(files / "haarcascade_frontalface_default.xml"))
 
     def count(image: Image.Image) -> int:
-        grey = np.asarray(scaled(image, HAAR_PIXELS).convert("L"))
+        grey = np.asarray(faces.scaled_copy(image, HAAR_PIXELS).convert("L"))
         return len(cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24)))
 
     return count
@@ -102,7 +95,7 @@ def main() -> None:
             image = load_photo(candidate.path).image
         except ImageError:
             continue
-        photos.append((image, scaled(image, ONE_MEGAPIXEL)))
+        photos.append((image, faces.scaled_copy(image, ONE_MEGAPIXEL)))
     faces.warm_up()
     detectors: list[tuple[str, Detector | None]] = [
         (

@@ -150,6 +150,13 @@ def detect(
     return faces
 
 
+def scaled_copy(image: Image.Image, pixels: int) -> Image.Image:
+    """A copy of at most `pixels` pixels, the image's shape kept (never enlarged): a detection copy."""
+    scale = min(1.0, math.sqrt(pixels / (image.width * image.height)))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
+
+
 def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Face]:
     """Faces found on a copy of the image of at most `pixels` pixels, boxes in the image's pixels.
 
@@ -157,10 +164,7 @@ def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Fa
     (above 20 it silently finds nothing at all); the detection copy's size sets the smallest face.
     """
     width, height = image.size
-    scale = min(1.0, math.sqrt(pixels / (width * height)))
-    small = image.resize(
-        (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR
-    )
+    small = scaled_copy(image, pixels)
     if min(small.size) < PNET_SIDE:
         return []
     found = _mtcnn().detect_faces(

@@ -126,8 +126,15 @@ def quantize_onnx(float_path: Path, rows: np.ndarray, facts: ModelFacts, path: P
     _stamp_onnx(path, facts)
 
 
-def export_tflite(model: keras.Model, facts: ModelFacts, path: Path, rows: np.ndarray | None = None) -> None:
-    """The TFLite file, float32 or, with calibration `rows`, int8; facts in its metadata."""
+def export_tflite(
+    model: keras.Model,
+    facts: ModelFacts,
+    path: Path,
+    rows: np.ndarray | None = None,
+    float_file: Path | None = None,
+) -> None:
+    """The TFLite file, float32 or, with calibration `rows`, int8 (then `float_file` is the float one,
+    whose first layers the int8 file keeps); facts in its metadata."""
     from tensorflow.lite.tools import flatbuffer_utils
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -142,7 +149,9 @@ def export_tflite(model: keras.Model, facts: ModelFacts, path: Path, rows: np.nd
             for row in rows:
                 yield [row[None].astype("float32")]
 
-        kept_float = _up_to_the_first_convolution(converter.convert())
+        if float_file is None:
+            raise ValueError("an int8 TFLite export needs the float file, whose first layers it keeps")
+        kept_float = _up_to_the_first_convolution(float_file.read_bytes())
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         # The converter alone would quantize the softmaxes too (probabilities in steps of 1/256):
@@ -196,7 +205,7 @@ def export_model(model: keras.Model, out_dir: str | Path, rows: np.ndarray | Non
     if rows is None:
         return [onnx_path, tflite_path]
     quantize_onnx(onnx_path, rows, facts, onnx_int8)
-    export_tflite(model, facts, tflite_int8, rows)
+    export_tflite(model, facts, tflite_int8, rows, float_file=tflite_path)
     return [onnx_path, onnx_int8, tflite_path, tflite_int8]
 
 
