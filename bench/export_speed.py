@@ -4,15 +4,19 @@ Exports the model (`model/export.py`; int8 calibrated on `--split-dir`'s val.csv
 images), then per format: file size, per-image latency p50/p95 (one image a call), images/s (batches
 of `--batch`), agreement with Keras (top class, largest probability difference), and, as a real
 `emotion serve` process, its start-up time (to the first /healthz answer), `/api/predict` p50 for a
-224-px JPEG, and its resident memory after those requests.
+224-px JPEG, and its resident memory after those requests. With `--photo`, the random model looks
+for faces (the default face settings) and each server also answers that photo, resized to 1200 x 830
+(1 megapixel) as a JPEG: p50 with face detection included.
 
     python bench/export_speed.py --model models/model.keras --split-dir data/faces
     python bench/export_speed.py --size 64   # a random VGG16 at 64 px
+    python bench/export_speed.py --size 44 --photo ../shared/datasets/web-emotions/Angry/Angry-Customer.jpg
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import subprocess
 import sys
 import tempfile
@@ -20,8 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from serve_latency import free_port, jpeg_224, multipart, timed_predict, wait_until_ready
 
+from emotion_pipeline.data.faces import FaceSettings, settings_config
 from emotion_pipeline.model.export import calibration_rows, export_model
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
 from emotion_pipeline.serving.predict import Classifier
@@ -29,13 +35,24 @@ from emotion_pipeline.serving.predict import Classifier
 HOST = "127.0.0.1"
 COLUMNS = ("format", "MiB", "p50 ms", "p95 ms", "images/s", "top-1 as Keras", "max Δp")
 COLUMNS += ("serve start s", "/api/predict p50 ms", "serve RSS MiB")
+PHOTO_COLUMN = "1-MP photo p50 ms"
+PHOTO_SIZE = (1200, 830)
 
 
-def random_classifier(path: Path, size: int) -> Path:
+def random_classifier(path: Path, size: int, faces: bool) -> Path:
     base = build_vgg16(None, size)
     head = build_head(base.output_shape[1:], ["angry", "happy", "sad"], 128, 0.4)
-    assemble(base, head, ["angry", "happy", "sad"], size).save(path)
+    settings = settings_config(FaceSettings()) if faces else None
+    assemble(base, head, ["angry", "happy", "sad"], size, faces=settings).save(path)
     return path
+
+
+def one_megapixel_jpeg(photo: Path) -> bytes:
+    with Image.open(photo) as image:
+        picture = image.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def smooth_images(count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -71,8 +88,9 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def served(model: Path, requests: int) -> tuple[float, float, float]:
-    """`emotion serve --model`: seconds to the first /healthz answer, /api/predict p50 (ms), RSS (MiB)."""
+def served(model: Path, requests: int, photo: bytes | None) -> list[float]:
+    """`emotion serve --model`: seconds to the first /healthz answer, /api/predict p50 (ms) for the
+    224-px JPEG and, with a `photo`, for it, and the server's RSS (MiB) after them."""
     port = free_port()
     command = [sys.executable, "-m", "emotion_pipeline.serving.cli", "serve", "--model", str(model)]
     started = time.perf_counter()
@@ -80,12 +98,15 @@ def served(model: Path, requests: int) -> tuple[float, float, float]:
         server = subprocess.Popen([*command, "--host", HOST, "--port", str(port)], stdout=log, stderr=log)
         try:
             wait_until_ready(server, port, 300)
-            startup = time.perf_counter() - started
-            body, content_type = multipart("file", "bench.jpg", jpeg_224(), "image/jpeg")
-            for _ in range(3):
-                timed_predict(port, body, content_type)
-            latency = np.median([timed_predict(port, body, content_type) * 1000 for _ in range(requests)])
-            return startup, float(latency), rss_mib(server.pid)
+            figures = [time.perf_counter() - started]
+            uploads = [("bench.jpg", jpeg_224())] + ([("photo.jpg", photo)] if photo else [])
+            for name, data in uploads:
+                body, content_type = multipart("file", name, data, "image/jpeg")
+                for _ in range(3):
+                    timed_predict(port, body, content_type)
+                times = [timed_predict(port, body, content_type) * 1000 for _ in range(requests)]
+                figures.append(float(np.median(times)))
+            return [*figures, rss_mib(server.pid)]
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -100,9 +121,12 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=30, help="timed images")
     parser.add_argument("--batch", type=int, default=16, help="images per call for images/s")
     parser.add_argument("--requests", type=int, default=20, help="timed /api/predict requests per server")
+    parser.add_argument("--photo", type=Path, help="a face photo: served at 1 MP, detection included")
     args = parser.parse_args()
+    photo = one_megapixel_jpeg(args.photo) if args.photo else None
+    columns = COLUMNS + ((PHOTO_COLUMN,) if photo else ())
     with tempfile.TemporaryDirectory() as folder:
-        keras_path = args.model or random_classifier(Path(folder) / "model.keras", args.size)
+        keras_path = args.model or random_classifier(Path(folder) / "model.keras", args.size, bool(photo))
         model, _, size = load_classifier(keras_path)
         if args.split_dir:
             rows = calibration_rows(args.split_dir / "val.csv", size, args.calibration)
@@ -113,7 +137,7 @@ def main() -> int:
         print(f"export: {time.perf_counter() - started:.1f} s; {'' if args.model else 'random '}{keras_path}")
         images = smooth_images(args.images, size)
         reference = None
-        print(f"| {' | '.join(COLUMNS)} |\n|{'---|' * len(COLUMNS)}")
+        print(f"| {' | '.join(columns)} |\n|{'---|' * len(columns)}")
         for path in paths:
             classifier = Classifier(path)
             p50, p95, rate = timings(classifier, images, args.batch)
@@ -123,9 +147,10 @@ def main() -> int:
                 (answers.argmax(1) == reference.argmax(1)).mean(),
                 np.abs(answers - reference).max(),
             )
-            startup, latency, rss = served(path, args.requests)
+            startup, latency, *photo_latency, rss = served(path, args.requests, photo)
             cells = [f"{path.stat().st_size / 2**20:.1f}", f"{p50:.1f}", f"{p95:.1f}", f"{rate:.1f}"]
             cells += [f"{agree:.0%}", f"{delta:.1e}", f"{startup:.1f}", f"{latency:.1f}", f"{rss:.0f}"]
+            cells += [f"{ms:.0f}" for ms in photo_latency]
             print(f"| {path.name} | {' | '.join(cells)} |")
             del classifier
     return 0

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from video_corpus import BAD_VIDEOS, FPS, SECONDS, SIZE, make_clip, ten_minutes
 
+from emotion_pipeline.data import faces
 from emotion_pipeline.data.moving_faces import moving_faces, script, write_clip
 from emotion_pipeline.serving.cli import main
 from emotion_pipeline.serving.clips import watch
@@ -134,6 +135,29 @@ def test_a_face_model_without_faces_says_so_per_frame(
     summary = json.loads((out / "empty_summary.json").read_text())
     assert summary["faces"] == [] and summary["frames_without_face"] == 4
     assert (out / "empty_timeline.png").is_file()
+
+
+def test_frames_without_a_face_take_the_larger_look_every_other_frame(
+    face_classifier: Classifier, two_faces_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame where the first look finds no face retries at the larger look only if the frame before
+    did not; a frame with faces found at the first look takes no other."""
+    looks: list[list[int]] = []
+    detect_at = faces.detect_at
+
+    def recorded(image: Image.Image, pixels: int, min_confidence: float) -> list[faces.Face]:
+        if pixels == faces.FRAME_LOOKS[0]:
+            looks.append([])
+        looks[-1].append(pixels)
+        return detect_at(image, pixels, min_confidence)
+
+    monkeypatch.setattr(faces, "detect_at", recorded)
+    empty = write_clip(tmp_path / "empty.mp4", moving_faces(2.0, FPS, (640, 360), faces=0), FPS)
+    watch(face_classifier, empty, fps=FPS / 2)
+    assert looks == [list(faces.FRAME_LOOKS), list(faces.FRAME_LOOKS[:1])] * 5
+    looks.clear()
+    watch(face_classifier, two_faces_clip, fps=2)
+    assert looks == [list(faces.FRAME_LOOKS[:1])] * 6
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,9 @@ MARGIN = 0.1  # FER2013's framing: its faces fill the 48 px frame about as MTCNN
 # The detection copies' sizes, smallest first: each look is only taken where the ones before found
 # nothing, so a photo with a face of a usual size pays for the cheapest (time grows with the pixels).
 LOOKS = (320 * 240, 640 * 480, 1024 * 768)
-FRAME_LOOKS = (640 * 480,)  # a video frame's one look: the next frame is the retry, 0.2 s later
+# A video frame's looks: the second only on every other frame where the first finds no face (the
+# frames between are retried by the next one, 0.2 s later), so a clip costs about the first look's time.
+FRAME_LOOKS = (320 * 240, 640 * 480)
 PNET_SIDE = 12  # MTCNN's smallest input: a smaller image holds no face it can find
 ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confidence values lower it
 CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
@@ -259,12 +261,16 @@ def frame(
     return framed or _nothing(size)
 
 
-def frame_picture(image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0) -> Framed:
+def frame_picture(
+    image: Image.Image, size: int, settings: FaceSettings | None, scale: float = 1.0, retry: bool = True
+) -> Framed:
     """Frame a decoded RGB picture (a video frame) as `frame` frames a file, boxes in pixels of a
     picture `scale` times as wide; the whole picture resized as `load_image` resizes (`to_array`).
-    Detection takes one look (FRAME_LOOKS): frames come several a second, and the larger looks, for
-    faces too small for it, would triple the cost of every frame without a face."""
-    framed = None if settings is None else _faces_framed(image, scale, size, settings, FRAME_LOOKS)
+    Detection takes FRAME_LOOKS' first look, and the second where the first finds none and `retry`
+    is set: frames come several a second, and the still images' three looks would triple the cost of
+    every frame without a face."""
+    looks = FRAME_LOOKS if retry else FRAME_LOOKS[:1]
+    framed = None if settings is None else _faces_framed(image, scale, size, settings, looks)
     if framed is None and (settings is None or settings.fallback == "whole"):
         return Framed(to_array(image, size)[None], [])
     return framed or _nothing(size)

@@ -69,6 +69,7 @@ def watch(
     result = Watched(fps=fps)
     tracker = Tracker()
     waiting: list[tuple[float, list[int | None], list[Box | None], np.ndarray]] = []
+    retry = True  # whether a frame takes the larger look where the first finds no face
 
     def classify() -> None:
         rows = np.concatenate([inputs for *_, inputs in waiting])
@@ -83,7 +84,8 @@ def watch(
 
     for sample in samples(source, fps, max_seconds, deadline):
         result.frames += 1
-        framed = frame_picture(sample.image, classifier.image_size, classifier.faces, sample.scale)
+        framed = frame_picture(sample.image, classifier.image_size, classifier.faces, sample.scale, retry)
+        retry = bool(framed.faces) or not retry  # after a frame without a face, every other frame
         boxes: list[Box | None] = [face.box for face in framed.faces]
         if classifier.faces is None:  # a whole-image model: the frame is its one face
             width, height = sample.image.size
