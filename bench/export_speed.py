@@ -10,7 +10,8 @@ for faces (the default face settings) and each server also answers that photo, r
 
     python bench/export_speed.py --model models/model.keras --split-dir data/faces
     python bench/export_speed.py --size 64   # a random VGG16 at 64 px
-    python bench/export_speed.py --size 44 --photo ../shared/datasets/web-emotions/Angry/Angry-Customer.jpg
+    PHOTO=../shared/datasets/web-emotions/Angry/Angry-Customer.jpg
+    python bench/export_speed.py --recipe fer2013 --photo $PHOTO
 """
 
 from __future__ import annotations
@@ -27,23 +28,28 @@ import numpy as np
 from PIL import Image
 from serve_latency import free_port, jpeg_224, multipart, timed_predict, wait_until_ready
 
+from emotion_pipeline.core.recipes import CONF, compose
 from emotion_pipeline.data.faces import FaceSettings, settings_config
 from emotion_pipeline.model.export import calibration_rows, export_model
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
 from emotion_pipeline.serving.predict import Classifier
 
 HOST = "127.0.0.1"
+CLASSES = ["angry", "happy", "sad"]
 COLUMNS = ("format", "MiB", "p50 ms", "p95 ms", "images/s", "top-1 as Keras", "max Δp")
 COLUMNS += ("serve start s", "/api/predict p50 ms", "serve RSS MiB")
 PHOTO_COLUMN = "1-MP photo p50 ms"
 PHOTO_SIZE = (1200, 830)
 
 
-def random_classifier(path: Path, size: int, faces: bool) -> Path:
-    base = build_vgg16(None, size)
-    head = build_head(base.output_shape[1:], ["angry", "happy", "sad"], 128, 0.4)
+def random_classifier(path: Path, size: int, faces: bool, model: dict | None = None) -> Path:
+    """VGG16 with random weights at `size`, of a recipe's `model` params' shape where given (its
+    width, BatchNorm, dense units), else the report's; looking for faces where `faces`."""
+    model = model or {}
+    base = build_vgg16(None, size, model.get("batch_norm", False), model.get("width_multiplier", 1.0))
+    head = build_head(base.output_shape[1:], CLASSES, model.get("dense_units", 128), 0.4)
     settings = settings_config(FaceSettings()) if faces else None
-    assemble(base, head, ["angry", "happy", "sad"], size, faces=settings).save(path)
+    assemble(base, head, CLASSES, size, faces=settings, grayscale=model.get("grayscale", False)).save(path)
     return path
 
 
@@ -116,6 +122,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="a saved classifier (default: random VGG16 at --size)")
     parser.add_argument("--size", type=int, default=224, help="the random model's input size")
+    parser.add_argument("--recipe", help="the random model takes this recipe's network and input size")
     parser.add_argument("--split-dir", type=Path, help="split lists: val.csv calibrates int8")
     parser.add_argument("--calibration", type=int, default=32, help="calibration images")
     parser.add_argument("--images", type=int, default=30, help="timed images")
@@ -126,7 +133,10 @@ def main() -> int:
     photo = one_megapixel_jpeg(args.photo) if args.photo else None
     columns = COLUMNS + ((PHOTO_COLUMN,) if photo else ())
     with tempfile.TemporaryDirectory() as folder:
-        keras_path = args.model or random_classifier(Path(folder) / "model.keras", args.size, bool(photo))
+        recipe = compose(CONF, args.recipe) if args.recipe else {"image_size": args.size, "model": {}}
+        keras_path = args.model or random_classifier(
+            Path(folder) / "model.keras", recipe["image_size"], bool(photo), recipe["model"]
+        )
         model, _, size = load_classifier(keras_path)
         if args.split_dir:
             rows = calibration_rows(args.split_dir / "val.csv", size, args.calibration)

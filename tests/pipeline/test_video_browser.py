@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 SCREENSHOT = Path("/tmp/webapp-camera.png")  # for a person to look at; not compared
+CLASSES = ["angry", "happy", "sad"]
+TWO_PEOPLE = ("Angry/Angry-Customer.jpg", "Happy/Happy-Guy.jpg")  # one face each, MTCNN finds both
 
 pytestmark = [
     pytest.mark.slow,
@@ -99,6 +101,77 @@ def test_camera_mode_draws_each_face_with_its_label(face_classifier: Classifier,
         page.click("#camera-stop")
         expect(boxes).to_have_count(0)
         expect(page.locator("#camera-frame")).to_be_hidden()
+        assert errors == []
+
+
+@pytest.fixture(scope="module")
+def two_people(photo: Callable[[str], Path]) -> list[list[np.ndarray]]:
+    """Camera frames: one person's face for a second, then another's in the same place (10 frames
+    each, 640 x 480, drifting a little)."""
+    halves = []
+    for name in TWO_PEOPLE:
+        picture = Image.open(photo(name)).convert("RGB")
+        picture.thumbnail((440, 400))
+        frames = []
+        for index in range(10):
+            canvas = Image.new("RGB", (640, 480), (40, 40, 40))
+            canvas.paste(picture, (100 + 2 * index, 40))
+            frames.append(np.asarray(canvas))
+        halves.append(frames)
+    return halves
+
+
+@pytest.fixture(scope="module")
+def telling_classifier(
+    two_people: list[list[np.ndarray]], tmp_path_factory: pytest.TempPathFactory
+) -> Classifier:
+    """The tiny face model, its head fitted to the two people's faces as the frames show them: the
+    first person is its first class, the second its second (a model that tells them apart, so the
+    page's labels must change with the face in view)."""
+    import keras
+
+    from emotion_pipeline.data.faces import FaceSettings, frame_picture, settings_config
+    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
+
+    settings = FaceSettings()
+    rows = [frame_picture(Image.fromarray(f), 32, settings).inputs[:1] for half in two_people for f in half]
+    labels = np.repeat([0, 1], [len(half) for half in two_people])
+    base = build_vgg16(None, 32)
+    base.trainable = False
+    head = build_head(base.output_shape[1:], CLASSES, 16, 0.0)
+    model = assemble(base, head, CLASSES, 32, faces=settings_config(settings))
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(np.concatenate(rows).astype("float32"), labels, epochs=60, batch_size=20, verbose=0)
+    path = tmp_path_factory.mktemp("telling") / "model.keras"
+    model.save(path)
+    classifier = Classifier(path)
+    answers = classifier.predict_arrays(np.concatenate(rows), 20).argmax(1)
+    assert (answers == labels).all(), "the fixture's model must tell the two faces apart"
+    return classifier
+
+
+def test_camera_labels_change_with_the_face_in_view(
+    telling_classifier: Classifier, two_people: list[list[np.ndarray]], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    clip = write_y4m(tmp_path / "two_people.y4m", [f for half in two_people for f in half], 10)
+    with serving(telling_classifier) as url, camera_page(url, clip) as (page, errors):
+        page.evaluate(
+            """() => {
+              window.seenLabels = [];
+              const boxes = document.getElementById("camera-boxes");
+              new MutationObserver(() => {
+                const tags = boxes.querySelectorAll(".face-label");
+                for (const tag of tags) window.seenLabels.push(tag.textContent);
+              }).observe(boxes, { childList: true });
+            }"""
+        )
+        page.click("#camera-start")
+        expect(page.locator("#camera")).to_be_visible(timeout=30_000)
+        page.wait_for_function("() => new Set(window.seenLabels).size >= 2", timeout=60_000)
+        seen = page.evaluate("window.seenLabels")
+        assert set(seen) == set(CLASSES[:2]), seen
         assert errors == []
 
 

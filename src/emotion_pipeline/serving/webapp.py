@@ -38,6 +38,11 @@ MAX_REQUEST_BYTES = max(MAX_UPLOAD_BYTES, MAX_VIDEO_BYTES) + 2**20
 DECODE_SECONDS = 8
 RETRY_AFTER_SECONDS = 5  # what a busy answer asks the client to wait: about one large decode
 UPLOAD_FIELD = "file"
+# Buffers above this go back to the OS when freed: a decoded photo over 2.8 megapixels, a scan. At 1 MB,
+# MTCNN's and the model's tensors were mapped and unmapped at every request: 30 ms of a 1-MP photo's
+# 120 went in page faults (bench/export_speed.py --photo); the load benchmark's server keeps about
+# 100 MB more after its 300 uploads.
+MMAP_THRESHOLD = 8 * 2**20
 
 
 class InMemoryRequest(Request):
@@ -165,9 +170,10 @@ def create_app(model: str | Path | Classifier) -> Flask:
 def return_large_buffers_to_the_os() -> None:
     """Keep the server's memory flat: glibc raises its mmap threshold after the first large free, so
     later decoded-image buffers land in per-thread heaps and stay there; a fixed threshold (glibc's
-    M_MMAP_THRESHOLD, as the MALLOC_MMAP_THRESHOLD_ variable sets it) hands each back when freed."""
+    M_MMAP_THRESHOLD, as the MALLOC_MMAP_THRESHOLD_ variable sets it) hands each back when freed.
+    MMAP_THRESHOLD says which buffers count as large."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: its allocator has its own policy
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(-3, 2**20)
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(-3, MMAP_THRESHOLD)
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 4) -> Any:
