@@ -6,7 +6,7 @@ of `--batch`), agreement with Keras (top class, largest probability difference),
 `emotion serve` process, its start-up time (to the first /healthz answer), `/api/predict` p50 for a
 224-px JPEG, and its resident memory after those requests. With `--photo`, the random model looks
 for faces (the default face settings) and each server also answers that photo, resized to 1200 x 830
-(1 megapixel) as a JPEG: p50 with face detection included.
+(1 megapixel) as a JPEG (`random_model.one_megapixel_jpeg`): p50 with face detection included.
 
     python bench/export_speed.py --model models/model.keras --split-dir data/faces
     python bench/export_speed.py --size 64   # a random VGG16 at 64 px
@@ -17,7 +17,6 @@ for faces (the default face settings) and each server also answers that photo, r
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
 import tempfile
@@ -25,40 +24,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from random_model import one_megapixel_jpeg, random_classifier
 from serve_latency import free_port, jpeg_224, multipart, timed_predict, wait_until_ready
 
 from emotion_pipeline.core.recipes import CONF, compose
-from emotion_pipeline.data.faces import FaceSettings, settings_config
 from emotion_pipeline.model.export import calibration_rows, export_model
-from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
+from emotion_pipeline.model.network import load_classifier
 from emotion_pipeline.serving.predict import Classifier
 
 HOST = "127.0.0.1"
-CLASSES = ["angry", "happy", "sad"]
 COLUMNS = ("format", "MiB", "p50 ms", "p95 ms", "images/s", "top-1 as Keras", "max Δp")
 COLUMNS += ("serve start s", "/api/predict p50 ms", "serve RSS MiB")
 PHOTO_COLUMN = "1-MP photo p50 ms"
-PHOTO_SIZE = (1200, 830)
-
-
-def random_classifier(path: Path, size: int, faces: bool, model: dict | None = None) -> Path:
-    """VGG16 with random weights at `size`, of a recipe's `model` params' shape where given (its
-    width, BatchNorm, dense units), else the report's; looking for faces where `faces`."""
-    model = model or {}
-    base = build_vgg16(None, size, model.get("batch_norm", False), model.get("width_multiplier", 1.0))
-    head = build_head(base.output_shape[1:], CLASSES, model.get("dense_units", 128), 0.4)
-    settings = settings_config(FaceSettings()) if faces else None
-    assemble(base, head, CLASSES, size, faces=settings, grayscale=model.get("grayscale", False)).save(path)
-    return path
-
-
-def one_megapixel_jpeg(photo: Path) -> bytes:
-    with Image.open(photo) as image:
-        picture = image.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def smooth_images(count: int, size: int, seed: int = 0) -> np.ndarray:

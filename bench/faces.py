@@ -31,17 +31,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from project_copy import copy_project, figures, timed
+from random_model import PHOTO_SIZE, one_megapixel_jpeg, random_classifier
 
-from emotion_pipeline.data.faces import FaceSettings, detect, settings_config, warm_up
+from emotion_pipeline.data.faces import detect, warm_up
 from emotion_pipeline.data.folders import find_images
 from emotion_pipeline.data.images import ImageError, load_image, load_photo
 from emotion_pipeline.data.splitting import SPLITS, read_split
 
-ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to 1200 x 830
+ONE_MEGAPIXEL_PHOTO = "Angry/Angry-Customer.jpg"  # one face; resized to PHOTO_SIZE
 REQUESTS = 20
-CLASSES = ["angry", "happy", "sad"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,20 +70,14 @@ def census(data: Path) -> None:
 
 def api_latency(data: Path, image_size: int) -> None:
     """p50 of `/api/predict` for a 1-megapixel photo, whole-image model against face model."""
-    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
     from emotion_pipeline.serving.webapp import create_app
 
-    buffer = io.BytesIO()
-    with Image.open(data / ONE_MEGAPIXEL_PHOTO) as photo:
-        photo.convert("RGB").resize((1200, 830), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
-    upload = buffer.getvalue()
+    upload = one_megapixel_jpeg(data / ONE_MEGAPIXEL_PHOTO)
     p50 = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, faces in (("whole", None), ("faces", settings_config(FaceSettings()))):
-            base = build_vgg16(None, image_size)
-            head = build_head(base.output_shape[1:], CLASSES, 128, 0.4)
-            assemble(base, head, CLASSES, image_size, faces=faces).save(Path(tmp) / f"{name}.keras")
-            client = create_app(Path(tmp) / f"{name}.keras").test_client()
+        for name in ("whole", "faces"):
+            model = random_classifier(Path(tmp) / f"{name}.keras", image_size, faces=name == "faces")
+            client = create_app(model).test_client()
             times = []
             for index in range(REQUESTS + 2):  # two warm-up requests
                 started = time.perf_counter()
@@ -94,7 +87,8 @@ def api_latency(data: Path, image_size: int) -> None:
                     times.append(time.perf_counter() - started)
             p50[name] = statistics.median(times)
     print(
-        f"api: 1200x830 JPEG, p50 over {REQUESTS} requests at {image_size} px: whole image "
+        f"api: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG, p50 over {REQUESTS} requests at {image_size} px: "
+        f"whole image "
         f"{p50['whole'] * 1000:.0f} ms, with face detection {p50['faces'] * 1000:.0f} ms "
         f"(+{(p50['faces'] - p50['whole']) * 1000:.0f} ms)"
     )

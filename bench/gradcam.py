@@ -17,18 +17,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from random_model import random_classifier
 
-from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.serving.explain import GradCam
 from emotion_pipeline.serving.predict import Classifier
-
-
-def random_classifier(folder: Path) -> Path:
-    base = build_vgg16(None, 224)
-    head = build_head(base.output_shape[1:], ["angry", "happy", "sad"], 128, 0.4)
-    path = folder / "model.keras"
-    assemble(base, head, ["angry", "happy", "sad"], 224).save(path)
-    return path
 
 
 def main() -> None:
@@ -37,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        classifier = Classifier(args.model or random_classifier(Path(folder)))
+        classifier = Classifier(args.model or random_classifier(Path(folder) / "model.keras", 224))
     gradcam = GradCam(classifier.model)
     size = classifier.image_size
     images = np.random.default_rng(0).integers(0, 256, (args.repeats, 1, size, size, 3), dtype=np.uint8)

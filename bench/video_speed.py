@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from random_model import random_classifier
 
-from emotion_pipeline.data.faces import FaceSettings, settings_config
 from emotion_pipeline.data.moving_faces import moving_faces, write_clip
-from emotion_pipeline.data.synthetic import CLASSES
 
 SIZE = (1280, 720)
 CLIP_FPS = 30
@@ -79,7 +78,6 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, help="pan this photo instead of the synthetic faces")
     args = parser.parse_args()
 
-    from emotion_pipeline.model.network import assemble, build_head, build_vgg16
     from emotion_pipeline.serving.clips import watch
     from emotion_pipeline.serving.predict import Classifier
     from emotion_pipeline.serving.video import samples
@@ -94,11 +92,7 @@ def main() -> None:
             f"clip: {args.seconds:g} s {SIZE[0]}x{SIZE[1]} H.264 at {CLIP_FPS} fps, "
             f"{clip.stat().st_size / 2**20:.1f} MB, encoded in {time.perf_counter() - started:.1f} s"
         )
-        base = build_vgg16(None, args.image_size)
-        head = build_head(base.output_shape[1:], list(CLASSES), 128, 0.4)
-        faces = settings_config(FaceSettings())
-        assemble(base, head, list(CLASSES), args.image_size, faces=faces).save(Path(tmp) / "model.keras")
-        classifier = Classifier(Path(tmp) / "model.keras")
+        classifier = Classifier(random_classifier(Path(tmp) / "model.keras", args.image_size, faces=True))
         watch(classifier, write_clip(Path(tmp) / "warm.mp4", moving_faces(1.0, 2, (64, 48)), 2), fps=2)
 
         started, cpu = time.perf_counter(), time.process_time()

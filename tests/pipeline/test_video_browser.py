@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from conftest import CLASSES
 from PIL import Image
 from test_browser import CHROMIUM, CHROMIUM_ARGS, serving
 from video_corpus import make_clip
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 SCREENSHOT = Path("/tmp/webapp-camera.png")  # for a person to look at; not compared
-CLASSES = ["angry", "happy", "sad"]
 TWO_PEOPLE = ("Angry/Angry-Customer.jpg", "Happy/Happy-Guy.jpg")  # one face each, MTCNN finds both
 
 pytestmark = [
