@@ -18,6 +18,8 @@ its run's `faces/test.csv`), each run's photo model and (e) are also scored on t
 model that forgets what its base knew scores less there than (e).
     python bench/faces.py --data DIR --fer-model models/emotion_base/model.keras \
         --heldout-faces models/emotion_base/faces/test.csv --runs c e
+With `--set KEY=VALUE ...`, every run takes those params on top (`-S`), e.g. to measure an augmentation
+on the photo model: `--runs c --set augment.jpeg_quality=30`.
 """
 
 from __future__ import annotations
@@ -152,10 +154,12 @@ def crossval(
     chosen: list[str],
     seeds: list[int],
     heldout: tuple[list[str], list[str]] | None,
+    settings: list[str],
 ) -> None:
     """The chosen runs of (a)-(d) as k-fold figures from `dvc exp run` in a throw-away copy of the
     project; with several seeds (other folds, other initial weights), each, then their mean."""
     common = ["-S", f"data.dir={data.resolve()}", "-S", f"crossval.folds={folds}"]
+    common += [flag for setting in settings for flag in ("-S", setting)]
     size = ["-S", f"image_size={image_size}"]
     runs = {
         "(a) whole images, random base": [*size, "-S", "model.weights=none", "-S", "faces.detect=false"],
@@ -236,6 +240,7 @@ def main() -> None:
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=[], help="run each with these seeds (default: params.yaml's)"
     )
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="params for every run")
     args = parser.parse_args()
     census(args.data)
     api_latency(args.data, args.image_size)
@@ -250,6 +255,7 @@ def main() -> None:
             args.runs,
             args.seeds,
             heldout,
+            args.set,
         )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from keras.src.legacy.saving import legacy_h5_format
 from PIL import Image
+from project import params_with
 
 from emotion_pipeline.data.images import load_image
 from emotion_pipeline.model.network import BGR_MEAN, assemble, build_head, build_vgg16, load_classifier
@@ -21,10 +22,7 @@ from emotion_pipeline.model.weights import WeightsUnavailable, fetch_imagenet_we
 from emotion_pipeline.serving.predict import Classifier
 
 CLASSES = ["angry", "happy", "sad"]
-AUGMENT = {
-    **{"width_shift": 0.15, "height_shift": 0.15, "horizontal_flip": True, "vertical_flip": True},
-    **{"rotation": 0, "zoom": 0.0, "erasing": 0.0},
-}
+AUGMENT = params_with({})["augment"]  # the report's shifts and flips
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ best epoch, the added augmentation layers and test-time augmentation (TTA) saved
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from project import params_with
 from sklearn.metrics import f1_score
 
 from emotion_pipeline.model.network import assemble, build_head, build_vgg16, load_classifier
-from emotion_pipeline.model.views import TTA_SHIFT, RandomErasing, build_augmentation
+from emotion_pipeline.model.views import TTA_SHIFT, RandomErasing, RandomJpegQuality, build_augmentation
 from emotion_pipeline.report.inputs import read_curve
 from emotion_pipeline.serving.predict import Classifier
 from emotion_pipeline.training.batches import EpochViews, image_batches
@@ -24,7 +25,10 @@ from emotion_pipeline.training.trainer import Trainer, learning_rates, set_train
 
 CLASSES = ["angry", "happy", "sad"]
 SIZE = 32
-OFF = {"width_shift": 0.0, "height_shift": 0.0, "horizontal_flip": False, "vertical_flip": False}
+OFF = params_with(  # every augmentation off (the baseline's other ones are)
+    {"augment.width_shift": 0.0, "augment.height_shift": 0.0}
+    | {"augment.horizontal_flip": False, "augment.vertical_flip": False}
+)["augment"]
 
 
 def recipe(**train: Any) -> dict[str, Any]:
@@ -223,9 +227,13 @@ def test_early_stopping_stops_after_its_patience_and_keeps_the_best_loss() -> No
 # Augmentation layers
 
 
-@pytest.mark.parametrize("switch", [{"rotation": 20}, {"zoom": 0.3}, {"erasing": 1.0}])
+SWITCHES = [{"rotation": 20}, {"zoom": 0.3}, {"erasing": 1.0}, {"brightness": 0.3}, {"contrast": 0.5}]
+SWITCHES += [{"blur": 1.5}, {"jpeg_quality": 10}]
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
 def test_added_augmentations_act_only_in_training_and_survive_saving(switch: dict, tmp_path: Path) -> None:
-    augment = {**OFF, "rotation": 0, "zoom": 0.0, "erasing": 0.0, **switch}
+    augment = {**OFF, **switch}
     x = images(4, 1)
     layers = build_augmentation(augment, seed=7)
     assert len(layers.layers) == 2  # the (zero) shifts and the switch; flips are off
@@ -238,8 +246,9 @@ def test_added_augmentations_act_only_in_training_and_survive_saving(switch: dic
     inputs = keras.Input((SIZE, SIZE, 3))
     keras.Model(inputs, layers(inputs)).save(tmp_path / "augment.keras")
     reloaded = keras.models.load_model(tmp_path / "augment.keras").get_layer("augmentation")
-    assert [layer.get_config() for layer in reloaded.layers] == [
-        layer.get_config() for layer in layers.layers
+    # As JSON: a tuple in a config loads back as a list.
+    assert [json.dumps(layer.get_config()) for layer in reloaded.layers] == [
+        json.dumps(layer.get_config()) for layer in layers.layers
     ]
     np.testing.assert_array_equal(reloaded(x, training=False).numpy(), x)
 
@@ -255,6 +264,32 @@ def test_random_erasing_replaces_one_rectangle_per_image_with_its_probability() 
         assert box.all() and mask.sum() == box.size  # one solid rectangle, all channels
         assert 0.01 < box.size / mask.size <= 0.34
     assert np.array_equal(RandomErasing(0.0, seed=3)(blank, training=True).numpy(), blank)
+
+
+def test_contrast_is_lowered_and_raised_within_its_range() -> None:
+    x = 128 + 20 * np.random.default_rng(6).standard_normal((64, SIZE, SIZE, 3)).astype("float32")
+    contrasted = build_augmentation({**OFF, "contrast": 0.3}, seed=0)(x, training=True).numpy()
+    factors = contrasted.std(axis=(1, 2)) / x.std(axis=(1, 2))  # per image and channel
+    assert 0.7 - 1e-3 <= factors.min() < 0.85 and 1.15 < factors.max() <= 1.3 + 1e-3
+
+
+def test_jpeg_quality_reencodes_each_image_at_a_quality_of_its_own_in_its_range() -> None:
+    x = images(4, 5)
+    lowest = 20
+    encoded = RandomJpegQuality(lowest, seed=1)(x, training=True).numpy()
+    pixels = x.astype("uint8")
+
+    def qualities(i: int) -> list[int]:
+        """The qualities in the layer's range whose JPEG copy of image i is what the layer made."""
+        return [
+            q
+            for q in range(lowest, 101)
+            if np.array_equal(tf.image.adjust_jpeg_quality(pixels[i], q).numpy(), encoded[i])
+        ]
+
+    found = [qualities(i) for i in range(len(x))]
+    assert all(found)
+    assert len({tuple(q) for q in found}) > 1  # drawn per image, not per batch
 
 
 def test_mixup_blends_images_and_labels_by_one_weight_drawn_anew_each_epoch(tmp_path: Path) -> None:
@@ -296,9 +331,7 @@ def test_tta_is_the_mean_over_the_views_and_what_the_classifier_runs(tmp_path: P
     keras.utils.set_random_seed(0)
     base = build_vgg16(None, SIZE)
     head = build_head(base.output_shape[1:], CLASSES, 8, 0.0)
-    augmentation = build_augmentation(
-        {**OFF, "horizontal_flip": True, "rotation": 0, "zoom": 0.0, "erasing": 0.0}, 0
-    )
+    augmentation = build_augmentation({**OFF, "horizontal_flip": True}, 0)
     stock = assemble(base, head, CLASSES, SIZE, augmentation)
     assert not any("tta" in layer.name for layer in stock.layers)
     x = images(3, 2)

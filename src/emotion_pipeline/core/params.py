@@ -94,6 +94,14 @@ class Augment(_Section):
         "random rotation up to this many degrees either way; 0 = off"
     )
     zoom: Shift = _("random zoom: 0.2 scales by 0.8 to 1.2; 0 = off")
+    brightness: Shift = _("random brightness: 0.2 adds up to ±20% of the 0-255 range to an image; 0 = off")
+    contrast: Shift = _("random contrast: 0.3 scales an image's deviations from its mean by 0.7-1.3; 0 = off")
+    blur: Annotated[float, Field(ge=0, le=4)] = _(
+        "Gaussian blur of half the training images, sigma drawn up to this many pixels; 0 = off"
+    )
+    jpeg_quality: Annotated[int, Field(ge=0, le=100)] = _(
+        "each training image re-encoded as a JPEG of a quality drawn from this to 100; 0 = off"
+    )
     erasing: Chance = _("probability of replacing a random rectangle of the image by noise; 0 = off")
     views: Positive = _(
         "augmented views of each training image in the feature cache; epoch e trains on view e mod views"

@@ -17,6 +17,7 @@ import tensorflow as tf
 ERASED_AREA = (0.02, 0.33)  # fraction of the image a rectangle erases, as torchvision's RandomErasing
 ERASED_RATIO = (0.3, 3.3)  # its height / width, drawn log-uniformly
 TTA_SHIFT = 1 / 16  # of the side: 3 px at 48, 14 px at 224, inside the training shifts' range
+BLURRED_SHARE = 0.5  # of the training images that `augment.blur` blurs (the rest stay sharp)
 
 AUGMENTATION = "augmentation"  # the training augmentation's layer name in a saved classifier
 
@@ -60,9 +61,38 @@ class RandomErasing(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="emotion_pipeline")
+class RandomJpegQuality(keras.layers.Layer):
+    """Each training image re-encoded as a JPEG of a quality drawn from `lowest` to 100: the blocks
+    and ringing of web photos, which FER2013's faces lack; the identity outside training."""
+
+    def __init__(self, lowest: int, seed: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.lowest, self.seed = int(lowest), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        if not training:
+            return images
+        qualities = keras.random.randint((tf.shape(images)[0],), self.lowest, 101, seed=self.generator)
+        pixels = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
+        encoded = tf.map_fn(
+            lambda pair: tf.image.adjust_jpeg_quality(pair[0], pair[1]),
+            (pixels, tf.cast(qualities, tf.int32)),
+            fn_output_signature=tf.TensorSpec(images.shape[1:], tf.uint8),
+        )
+        return tf.cast(encoded, images.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "lowest": self.lowest, "seed": self.seed}
+
+
 def build_augmentation(augment: dict[str, Any], seed: int) -> keras.Sequential:
-    """The report's random shifts and flips, then the optional rotation, zoom and erasing (each left
-    out when off, so the report's augmentation is unchanged); active only while training."""
+    """The report's random shifts and flips, then the optional rotation, zoom, brightness, contrast,
+    blur, JPEG quality and erasing (each left out when off, so the report's augmentation is
+    unchanged); active only while training. The photometric ones bridge FER2013's faces (small,
+    grey, evenly lit) and faces cropped from photos (lit anyhow, soft, compressed)."""
     flips = [
         name
         for name, on in (("horizontal", augment["horizontal_flip"]), ("vertical", augment["vertical_flip"]))
@@ -81,6 +111,23 @@ def build_augmentation(augment: dict[str, Any], seed: int) -> keras.Sequential:
         )
     if augment["zoom"]:
         layers.append(keras.layers.RandomZoom(augment["zoom"], fill_mode="nearest", seed=seed + 3))
+    if augment["brightness"]:
+        layers.append(keras.layers.RandomBrightness(augment["brightness"], seed=seed + 5))
+    if augment["contrast"]:
+        # A pair: Keras reads one number f as (0, f), contrast raised only.
+        contrast = (augment["contrast"], augment["contrast"])
+        layers.append(keras.layers.RandomContrast(contrast, seed=seed + 6))
+    if augment["blur"]:  # Keras draws one sigma per batch, and blurs each image with BLURRED_SHARE
+        layers.append(
+            keras.layers.RandomGaussianBlur(
+                (BLURRED_SHARE, BLURRED_SHARE),
+                kernel_size=2 * math.ceil(2 * augment["blur"]) + 1,
+                sigma=(0.0, augment["blur"]),
+                seed=seed + 7,
+            )
+        )
+    if augment["jpeg_quality"]:
+        layers.append(RandomJpegQuality(augment["jpeg_quality"], seed=seed + 8))
     if augment["erasing"]:
         layers.append(RandomErasing(augment["erasing"], seed=seed + 4))
     return keras.Sequential(layers, name=AUGMENTATION)
