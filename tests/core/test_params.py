@@ -93,11 +93,8 @@ def test_the_recipe_switches_are_off_by_default() -> None:
     params = load_params(ROOT / "params.yaml")
     assert params["model"]["batch_norm"] is False and params["train"]["tta"] is False
     assert params["model"]["width_multiplier"] == 1
-    assert {k: params["augment"][k] for k in ("rotation", "zoom", "erasing")} == {
-        "rotation": 0,
-        "zoom": 0,
-        "erasing": 0,
-    }
+    optional = ("rotation", "zoom", "brightness", "contrast", "blur", "jpeg_quality", "erasing")
+    assert {k: params["augment"][k] for k in optional} == dict.fromkeys(optional, 0)
     assert params["train"]["mixup"] == 0
     switches = {k: params["train"][k] for k in ("optimizer", "weight_decay", "schedule", "select")}
     assert switches == {"optimizer": "adam", "weight_decay": 0, "schedule": "constant", "select": "last"}

@@ -38,6 +38,8 @@ RECIPES = {
         **{"train.trainable_base": True, "train.optimizer": "sgd", "train.schedule": "cosine"},
         **{"train.weight_decay": 0.0005, "train.early_stopping": 1, "train.select": "val_loss"},
         "train.mixup": 0.4,
+        **{"augment.brightness": 0.2, "augment.contrast": 0.2, "augment.blur": 1.0},
+        "augment.jpeg_quality": 30,
     },
 }
 
@@ -90,7 +92,10 @@ def test_the_saved_model_carries_tta_and_the_batch_norm_base(pipeline: dict[str,
     assert classifier.model.get_layer("vgg16").get_layer("block5_conv3_bn") is not None
     augmentation = [type(layer).__name__ for layer in classifier.model.get_layer("augmentation").layers]
     expected = ["RandomTranslation", "RandomFlip"]
-    expected += ["RandomRotation", "RandomZoom", "RandomErasing"] if pipeline["recipe"] == "cached" else []
+    expected += {
+        "cached": ["RandomRotation", "RandomZoom", "RandomErasing"],
+        "online": ["RandomBrightness", "RandomContrast", "RandomGaussianBlur", "RandomJpegQuality"],
+    }[pipeline["recipe"]]
     assert augmentation == expected
     paths, _ = read_split(pipeline["split"] / "test.csv")
     result = classifier.predict_files(paths)
