@@ -1,16 +1,17 @@
 """Faces in photos: find every face and frame each one as the model sees it.
 
 One module for the faces stage, the CLI and the web app, so that training and serving crop alike.
-MTCNN (the `mtcnn` package; its weights ship inside the wheel) looks for faces on a copy of at most
-320 x 240 pixels' worth, then at 640 x 480 and 1024 x 768 only where the smaller look found none: by
-pixel count, not by longest side, so a 10,000 x 300 panorama keeps faces big enough to find, and a
-20-Mpx photo costs what a small one does. Its three networks run as TensorFlow graphs, not eagerly:
-the same boxes, in less time (`bench/face_detectors.py` compares detectors and looks).
+MTCNN looks for faces on a copy of at most 320 x 240 pixels' worth, then at 640 x 480 and 1024 x 768
+only where the smaller look found none: by pixel count, not by longest side, so a 10,000 x 300
+panorama keeps faces big enough to find, and a 20-Mpx photo costs what a small one does. MTCNN is the
+`mtcnn` package's, rebuilt without TensorFlow (`face_cascade`, `face_nets`: its weights, its steps, its
+answers): its networks run in onnxruntime, so a server of an ONNX or TFLite export never loads
+TensorFlow (`bench/face_detectors.py` compares detectors and looks).
 Boxes come back in the original's pixels; each face becomes a square crop around it, shifted
 to lie inside the image, never padded (FER2013 has no black bars); with `align`, the square is first
 turned about the face's centre so that MTCNN's two eye keypoints are level, as FER2013's faces are
-upright. Detection is deterministic, and one detector serves every thread. TensorFlow is imported
-only when the first face is looked for.
+upright. Detection is deterministic, and one detector serves every thread. Its networks are built
+when the first face is looked for.
 """
 
 from __future__ import annotations
@@ -113,28 +114,16 @@ _detector_lock = threading.Lock()
 
 def _mtcnn() -> Any:
     """The one MTCNN of the process, built on first use. Building takes the lock; detecting does not:
-    `detect_faces` keeps its state in local variables, so threads share the detector safely."""
+    `detect_faces` keeps its state in local variables and onnxruntime's sessions are thread-safe, so
+    threads share the detector safely."""
     global _detector
     if _detector is None:
         with _detector_lock:
             if _detector is None:
-                from mtcnn import MTCNN
+                from emotion_pipeline.data.face_cascade import FaceCascade
 
-                detector = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
-                _detector = _as_graphs(detector)
+                _detector = FaceCascade()
     return _detector
-
-
-def _as_graphs(detector: Any) -> Any:
-    """Each of MTCNN's networks (P-, R- and O-Net) as one traced TensorFlow graph for inputs of any
-    size: the package calls them eagerly, layer by layer, where Python's overhead costs more than the
-    arithmetic on a small detection copy."""
-    import tensorflow as tf
-
-    images = tf.TensorSpec([None, None, None, 3], tf.float32)
-    for stage in detector.stages:
-        stage._model = tf.function(stage.model, input_signature=[images], reduce_retracing=True)
-    return detector
 
 
 def detect(
@@ -162,17 +151,16 @@ def scaled_copy(image: Image.Image, pixels: int) -> Image.Image:
 def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Face]:
     """Faces found on a copy of the image of at most `pixels` pixels, boxes in the image's pixels.
 
-    MTCNN wants uint8 RGB: floats in 0-1 find nothing, silently. Its `min_face_size` is left alone
-    (above 20 it silently finds nothing at all); the detection copy's size sets the smallest face.
+    MTCNN wants uint8 RGB: floats in 0-1 find nothing, silently. Its smallest face stays the
+    package's 20 px of the copy (larger, the package found nothing at all); the detection copy's size
+    sets the smallest face in the image.
     """
     width, height = image.size
     small = scaled_copy(image, pixels)
     if min(small.size) < PNET_SIDE:
         return []
     found = _mtcnn().detect_faces(
-        np.asarray(small, dtype=np.uint8),
-        box_format="xyxy",
-        threshold_onet=min(ONET_THRESHOLD, min_confidence),
+        np.asarray(small, dtype=np.uint8), threshold_onet=min(ONET_THRESHOLD, min_confidence)
     )
     sx, sy = width / small.width, height / small.height
     faces = []
