@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageStat
 
 from emotion_pipeline.core.tables import read_json
+from emotion_pipeline.data.face_cascade import ONET_THRESHOLD, WINDOW, FaceCascade
 from emotion_pipeline.data.images import Box, load_image, load_photo, to_array
 
 MIN_CONFIDENCE = 0.9  # MTCNN's 0.8-0.9 band is half hair, hands and textures on web photos
@@ -37,8 +38,6 @@ LOOKS = (320 * 240, 640 * 480, 1024 * 768)
 # A video frame's looks: the second only on every other frame where the first finds no face (the
 # frames between are retried by the next one, 0.2 s later), so a clip costs about the first look's time.
 FRAME_LOOKS = (320 * 240, 640 * 480)
-PNET_SIDE = 12  # MTCNN's smallest input: a smaller image holds no face it can find
-ONET_THRESHOLD = 0.8  # the library's own last-stage threshold; lower min_confidence values lower it
 CROP_SIDE = 1024  # crops are kept at most this wide: the largest image_size the params allow
 MAX_FACES = 24  # faces classified per image, largest first: a crowd costs at most this many model calls
 NO_FACE = "no face found"  # the reason an image is skipped, and the CLI's row for it
@@ -120,8 +119,6 @@ def _mtcnn() -> Any:
     if _detector is None:
         with _detector_lock:
             if _detector is None:
-                from emotion_pipeline.data.face_cascade import FaceCascade
-
                 _detector = FaceCascade()
     return _detector
 
@@ -157,10 +154,11 @@ def detect_at(image: Image.Image, pixels: int, min_confidence: float) -> list[Fa
     """
     width, height = image.size
     small = scaled_copy(image, pixels)
-    if min(small.size) < PNET_SIDE:
+    if min(small.size) < WINDOW:  # P-Net's input: a smaller copy holds no face it finds
         return []
     found = _mtcnn().detect_faces(
-        np.asarray(small, dtype=np.uint8), threshold_onet=min(ONET_THRESHOLD, min_confidence)
+        np.asarray(small, dtype=np.uint8),
+        threshold_onet=min(ONET_THRESHOLD, min_confidence),  # lower only
     )
     sx, sy = width / small.width, height / small.height
     faces = []
