@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dvclive import Live
-
 from emotion_pipeline import exit_with
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.tables import replacing
 from emotion_pipeline.model.runtime import resolve_precision
 from emotion_pipeline.model.weights import follow_base
 from emotion_pipeline.training.fit import stage_data, train_classifier
+from emotion_pipeline.training.resume import Resume
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +38,16 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
-    live = Live(args.live_dir, dvcyaml=False, save_dvc_exp=False)
-    model = train_classifier(params, data, args.base, live)
+    resume = Resume.of(params, data.images(), args.base)
+    if (saved := resume.saved) is not None:
+        print(f"train: resuming after epoch {saved.epoch}, where a run was interrupted ({resume.folder})")
+    live = resume.live(args.live_dir)
+    model = train_classifier(params, data, args.base, live, resume)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with replacing(args.out) as tmp:  # a model half-written by an interrupt never takes its place
         model.save(tmp)
     live.end()
+    resume.finish()
     print(f"train: saved {args.out}")
     return 0
 

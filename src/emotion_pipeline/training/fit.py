@@ -29,6 +29,7 @@ from emotion_pipeline.training.batches import EpochViews, image_batches
 from emotion_pipeline.training.feature_cache import load_features
 from emotion_pipeline.training.pipelines import one_hot
 from emotion_pipeline.training.remembering import keep_the_face_model
+from emotion_pipeline.training.resume import Resume
 from emotion_pipeline.training.trainer import Network, Trainer, class_weights, finetune, set_trainable_blocks
 
 
@@ -76,6 +77,11 @@ class TrainingData:
     def online(self) -> bool:
         return self.train.views is None
 
+    def images(self) -> list[tuple[str, str]]:
+        """Every (path, label) the training reads: the training images, then the validation ones."""
+        parts = [self.train] + ([self.val] if self.val is not None else [])
+        return [(str(p), str(y)) for part in parts for p, y in zip(part.paths, part.labels, strict=True)]
+
 
 def stage_data(params: dict[str, Any], split_dir: str | Path, features_dir: str | Path) -> TrainingData:
     """The train stage's data: the split's training and validation lists and face settings, with the
@@ -106,11 +112,16 @@ def calibrated(model: keras.Model, validation: tf.data.Dataset, labels: np.ndarr
 
 
 def train_classifier(
-    params: dict[str, Any], data: TrainingData, base_weights: str | Path, live: Live | None = None
+    params: dict[str, Any],
+    data: TrainingData,
+    base_weights: str | Path,
+    live: Live | None = None,
+    resume: Resume | None = None,
 ) -> keras.Model:
     """The classifier the params' recipe trains on `data`, from the VGG16 base in `base_weights`:
     raw RGB in, probabilities out, class names, face settings (and temperature, and TTA) inside.
-    With `live`, every epoch's metrics go to DVCLive, one curve over both phases."""
+    With `live`, every epoch's metrics go to DVCLive, one curve over both phases; with `resume`, each
+    online epoch is saved there and a saved one is continued (`training.resume`)."""
     train, classes, seed = params["train"], data.classes, data.seed
     seed_everything(seed)
     set_precision(params["precision"])
@@ -123,7 +134,7 @@ def train_classifier(
         else None
     )
     weights = class_weights(data.train.labels, classes) if train["class_weights"] else None
-    trainer = Trainer(params, live, weights)
+    trainer = Trainer(params, live, weights, resume)
     with distribution_strategy().scope():
         network = Network.build(params, base_weights, classes)
         model = network.model(faces=data.faces)

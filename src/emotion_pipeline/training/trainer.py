@@ -22,6 +22,7 @@ from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.views import build_augmentation
 from emotion_pipeline.training.batches import EpochViews
 from emotion_pipeline.training.callbacks import PLATEAU_FACTOR, PLATEAU_PATIENCE, KeepBest, LiveMetrics
+from emotion_pipeline.training.resume import Epoch, Resume
 
 
 def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, float]:
@@ -113,35 +114,41 @@ def finetune(
 
 class Trainer:
     """Training phases that continue one another: the epoch count, the DVCLive curves and the best
-    validation score so far (for `train.select`) carry from one phase to the next."""
+    validation score so far (for `train.select`) carry from one phase to the next. With `resume`,
+    each epoch of a phase that trains images online is saved, and a saved epoch is taken up again:
+    the phases it had finished are skipped (their result is in its weights), its own continues."""
 
     def __init__(
-        self, params: dict[str, Any], live: Live | None = None, weights: dict[int, float] | None = None
+        self,
+        params: dict[str, Any],
+        live: Live | None = None,
+        weights: dict[int, float] | None = None,
+        resume: Resume | None = None,
     ) -> None:
-        self.params, self.live, self.weights = params, live, weights
+        self.params, self.live, self.weights, self.resume = params, live, weights, resume
         self.epoch = 0
         self.best: float | None = None
+        self.phase = 0
+        self.passes: dict[int, int] = {}  # shuffled datasets (by id): passes Keras has begun on each
 
     def callbacks(
         self, validated: bool, epochs: int
-    ) -> tuple[list[keras.callbacks.Callback], KeepBest | None]:
+    ) -> tuple[list[keras.callbacks.Callback], KeepBest | None, keras.callbacks.ReduceLROnPlateau | None]:
         """DVCLive logging, keeping the best epoch (with early stopping), and the plateau schedule."""
         train = self.params["train"]
         monitor = selected_metric(train) if validated else None
         # Without early stopping the patience outlasts the phase: the best epoch is kept, none stops it.
         keep = KeepBest(monitor, train["early_stopping"] or epochs, self.best) if monitor else None
-        result: list[keras.callbacks.Callback] = [LiveMetrics(self.live)] if self.live else []
-        result += [keep] if keep else []
+        plateau = None
         if train["schedule"] == "plateau":
-            result.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    "val_accuracy" if validated else "accuracy",
-                    factor=PLATEAU_FACTOR,
-                    patience=PLATEAU_PATIENCE,
-                    mode="max",
-                )
+            plateau = keras.callbacks.ReduceLROnPlateau(
+                "val_accuracy" if validated else "accuracy",
+                factor=PLATEAU_FACTOR,
+                patience=PLATEAU_PATIENCE,
+                mode="max",
             )
-        return result, keep
+        result = [LiveMetrics(self.live)] if self.live else []
+        return [*result, *(c for c in (keep, plateau) if c is not None)], keep, plateau
 
     def fit(
         self,
@@ -164,24 +171,44 @@ class Trainer:
             x, y, steps = data, None, int(data.cardinality())
         if isinstance(validation, tuple):  # Keras re-wraps NumPy arrays every epoch: 2 s in 30 epochs
             validation = tf.data.Dataset.from_tensor_slices(validation).batch(batch).cache()
+        self.phase += 1
+        saved = self.resume.saved if self.resume is not None else None
+        if saved is not None and saved.phase > self.phase:  # finished before the interrupt
+            self.epoch = saved.phase_start
+            return keras.callbacks.History()
+        resumed = saved if saved is not None and saved.phase == self.phase else None
+        shuffled = isinstance(data, tf.data.Dataset)  # images, trained on online
+        before = resumed.shuffles_before if resumed else self.passes.get(id(data), 0)
+        end, start = self.epoch + epochs, resumed.epoch if resumed else self.epoch
+        drawn = before + start - self.epoch  # passes begun before this process's first one
+        if resumed and shuffled:  # each pass draws the next order: draw the ones already trained on
+            for _ in range(drawn):
+                iter(x)
         train = self.params["train"]
         rate = learning_rates(train["schedule"], learning_rate, steps, epochs)
         compile_model(model, rate, train["label_smoothing"], train["optimizer"], train["weight_decay"])
-        callbacks, keep = self.callbacks(validation is not None, epochs)
+        callbacks, keep, plateau = self.callbacks(validation is not None, epochs)
+        if self.resume is not None and shuffled:  # images through the network: epochs worth saving
+            where = Epoch(self.phase, self.epoch, self.epoch, before)
+            callbacks.append(self.resume.checkpoint(where, keep, plateau, self.live))
         history = model.fit(
             x,
             y,
             batch_size=batch if arrays else None,
             shuffle=arrays,
             validation_data=validation,
-            epochs=self.epoch + epochs,
-            initial_epoch=self.epoch,
+            epochs=end,
+            initial_epoch=end if resumed and resumed.stopped else start,
             steps_per_epoch=steps,
             class_weight=self.weights,
             callbacks=callbacks,
             verbose=2 if self.live else 0,
         )
-        self.epoch += len(history.epoch)
+        if shuffled:  # Keras begins a pass before each epoch and one more after the last
+            self.passes[id(data)] = drawn + len(history.epoch) + 1
+        self.epoch = start + len(history.epoch)
+        if resumed is not None:
+            self.resume.saved = None
         if keep is not None:
             self.best = keep.best
         return history
