@@ -22,7 +22,7 @@ from project import ROOT, params_with, tool_env
 from emotion_pipeline.core.tables import table, write_table
 from emotion_pipeline.model.network import build_vgg16
 from emotion_pipeline.training.fit import Examples, TrainingData, train_classifier
-from emotion_pipeline.training.resume import LATEST, Resume, fingerprint
+from emotion_pipeline.training.resume import KEPT_TRAININGS, LATEST, Resume, fingerprint
 from emotion_pipeline.training.trainer import Trainer
 
 CLASSES = ["angry", "happy", "sad"]
@@ -176,11 +176,14 @@ def test_anything_changed_starts_afresh_and_one_interrupted_training_is_kept(tmp
     assert fingerprint(params, images, weights) != first
 
     root = tmp_path / "resume"
-    stale = root / "0123456789abcdef"
-    (stale / "epoch-0001").mkdir(parents=True)
-    (stale / LATEST).write_text("epoch-0001")
+    stale = [root / f"{age:016d}" for age in range(KEPT_TRAININGS)]  # the oldest first
+    for age, folder in enumerate(stale):
+        folder.mkdir(parents=True)
+        os.utime(folder, (age, age))
     fresh = Resume.of(params, images, weights, root)
-    assert fresh.saved is None and not stale.exists()  # a training that starts afresh clears the old one
+    assert fresh.saved is None and not fresh.folder.exists()
+    # A training that starts afresh leaves room for itself beside the newest others.
+    assert sorted(root.iterdir()) == stale[1:]
 
 
 @pytest.mark.slow

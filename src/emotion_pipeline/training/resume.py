@@ -31,6 +31,7 @@ from emotion_pipeline.core.tables import read_json, write_atomic, write_json
 RESUME_ROOT = Path(".resume")  # beside dvc.yaml; ignored by git, never a DVC output
 LATEST = "latest"  # the file naming the newest whole epoch folder
 LIVE_FILES = ("plots", "metrics.json")  # what DVCLive has written so far (curves and summary)
+KEPT_TRAININGS = 3  # interrupted trainings kept at most (a fer2013 one takes ~60 MB)
 
 
 def fingerprint(
@@ -89,12 +90,14 @@ class Resume:
         base_weights: str | Path | None,
         root: str | Path = RESUME_ROOT,
     ) -> Resume:
-        """The folder of this training (by its fingerprint); other trainings' folders are removed when
-        this one starts afresh, so one interrupted training is kept at most."""
+        """The folder of this training (by its fingerprint). A training that starts afresh removes all
+        but the newest `KEPT_TRAININGS - 1` other interrupted trainings: a quick recipe tried between
+        two runs of a long one leaves the long one's epochs, and the disk stays bounded."""
         folder = Path(root) / fingerprint(params, images, base_weights)
         resume = cls(folder)
         if resume.saved is None and Path(root).is_dir():
-            for other in Path(root).iterdir():
+            others = sorted(Path(root).iterdir(), key=lambda path: path.stat().st_mtime, reverse=True)
+            for other in others[KEPT_TRAININGS - 1 :]:
                 shutil.rmtree(other, ignore_errors=True)
         return resume
 
