@@ -46,6 +46,7 @@ TINY = {  # a narrow BatchNorm VGG16 trained whole, online, with random augmenta
 # A second phase on the same shuffled images: the frozen base's head, then the last block unfrozen.
 TWO_PHASES = {**TINY, "train.trainable_base": False, "train.mode": "online", "train.schedule": "plateau"}
 TWO_PHASES |= {"epochs": 3, "train.finetune_epochs": 3, "train.finetune_learning_rate": 1e-3}
+STAGE_EPOCHS = 12  # more than the train stage can finish in the moment Ctrl-C takes to arrive
 
 
 def write_images(root: Path, count: int, seed: int) -> list[tuple[str, str]]:
@@ -136,10 +137,11 @@ def test_a_resumed_training_ends_as_one_never_interrupted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     params = params_with(changes)
-    plain = trained(params, tiny, None, tmp_path / "plain", monkeypatch)
     whole = trained(params, tiny, tmp_path / "whole", tmp_path / "whole-live", monkeypatch)
-    for saving, not_saving in zip(whole, plain, strict=True):  # saving each epoch changes nothing
-        np.testing.assert_array_equal(saving, not_saving)
+    if changes is TINY:  # saving each epoch changes nothing
+        plain = trained(params, tiny, None, tmp_path / "plain", monkeypatch)
+        for saving, not_saving in zip(whole, plain, strict=True):
+            np.testing.assert_array_equal(saving, not_saving)
     folder = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
         trained(params, tiny, folder, tmp_path / "stopped-live", monkeypatch, interrupt)
@@ -200,7 +202,7 @@ def test_the_train_stage_interrupted_resumes_and_clears_its_folder(
             split / f"{name}.csv", table(zip(part.paths, part.labels, strict=True), ["path", "label"])
         )
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(params_with({**TINY, "epochs": 30})))
+    params.write_text(yaml.safe_dump(params_with({**TINY, "epochs": STAGE_EPOCHS})))
     command = [
         *(sys.executable, str(ROOT / "stages/train.py"), "--params", str(params)),
         *("--split-dir", str(split), "--features-dir", str(tmp_path / "features"), "--base", str(base)),
@@ -221,12 +223,12 @@ def test_the_train_stage_interrupted_resumes_and_clears_its_folder(
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     (folder,) = tmp_path.glob(".resume/*")
     saved = Resume(folder).saved
-    assert saved is not None and 1 <= saved.epoch < 30
+    assert saved is not None and 1 <= saved.epoch < STAGE_EPOCHS
     done = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, env=tool_env(ROOT), timeout=600
     )
     assert done.returncode == 0, done.stderr
     assert f"train: resuming after epoch {saved.epoch}, where a run was interrupted" in done.stdout
     loss = pd.read_csv(tmp_path / "dvclive/plots/metrics/train/loss.tsv", sep="\t")
-    assert loss["step"].tolist() == list(range(30))  # each epoch once
-    assert (tmp_path / "model.keras").is_file() and not folder.exists()
+    assert loss["step"].tolist() == list(range(STAGE_EPOCHS))  # each epoch once
+    assert (tmp_path / "model.keras").is_file() and not (tmp_path / ".resume").exists()

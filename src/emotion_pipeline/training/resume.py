@@ -14,6 +14,7 @@ as a run that was never stopped. The folder is removed once the model is saved.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -138,8 +139,10 @@ class Resume:
         return SaveEpochs(self, where, keep, plateau, live)
 
     def finish(self) -> None:
-        """The training's model is saved: nothing is left to resume."""
+        """The training's model is saved: nothing is left to resume (nor `.resume/`, if it is empty)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other trainings' folders stay
+            self.folder.parent.rmdir()
 
 
 KEPT = ("best", "wait", "best_epoch")  # KeepBest's counters (its weights are saved beside them)
