@@ -6,6 +6,7 @@ recipe's params and data, in a folder of its own, cached by DVC like any other o
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from emotion_pipeline import exit_with
+from emotion_pipeline.core.interrupt import stage_name
 from emotion_pipeline.core.params import stage_params
 from emotion_pipeline.core.recipes import CONF, compose
 from emotion_pipeline.core.tables import write_json
@@ -58,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     params = compose(CONF, settings["recipe"], [f"data.dir={settings['data_dir']}", *settings["overrides"]])
     (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     print(f"emotion_base: recipe {settings['recipe']} on {settings['data_dir']} → {out}", flush=True)
-    for command in commands(out, settings["data_dir"], args.metrics):
-        done = subprocess.run(command, check=False)
+    for name, command in zip(STAGES, commands(out, settings["data_dir"], args.metrics), strict=True):
+        # A Ctrl-C line names the stage as a part of this one (emotion_base/train).
+        done = subprocess.run(command, check=False, env={**os.environ, "DVC_STAGE": f"{stage_name()}/{name}"})
         if done.returncode:
             return done.returncode
     return 0

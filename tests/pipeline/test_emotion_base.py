@@ -4,10 +4,11 @@ own, cached by DVC; off (the default) it costs nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from project import copy_project, load_stage, run, write_params
+from project import ROOT, copy_project, load_stage, run, write_params
 
 from emotion_pipeline.core.tables import read_json
 
@@ -39,6 +40,22 @@ def test_off_it_writes_a_note_and_empty_metrics(tmp_path: Path) -> None:
     out, metrics = tmp_path / "base", tmp_path / "base.json"
     assert STAGE.main(["--params", str(params), "--out", str(out), "--metrics", str(metrics)]) == 0
     assert [p.name for p in out.iterdir()] == ["README.txt"] and read_json(metrics) == {}
+
+
+def test_each_inner_stage_is_named_as_its_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Ctrl-C line says (`interrupted: stage emotion_base/train`), from DVC's DVC_STAGE."""
+    names = []
+
+    def recorded(command: list[str], check: bool, env: dict[str, str]) -> subprocess.CompletedProcess:
+        names.append(env["DVC_STAGE"])
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(STAGE.subprocess, "run", recorded)
+    monkeypatch.setenv("DVC_STAGE", "emotion_base")
+    monkeypatch.chdir(ROOT)  # the stage reads dvc.yaml's commands
+    params = write_params(tmp_path / "params.yaml", PHOTO_RUN)
+    assert STAGE.main(["--params", str(params), "--out", str(tmp_path / "base"), "--metrics", "m.json"]) == 0
+    assert names == [f"emotion_base/{name}" for name in STAGE.STAGES]
 
 
 @pytest.mark.slow

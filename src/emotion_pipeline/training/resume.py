@@ -75,13 +75,26 @@ def _load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
+def _copy_live(source: Path, target: Path) -> None:
+    """DVCLive's curves and summary from one folder into another (over what is there)."""
+    for name in LIVE_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        elif (source / name).is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target / name)
+
+
 class Resume:
     """One training's resume folder: the epoch it holds (if any), the callback that writes it after
     each epoch, and what puts it back into a fresh process."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.saved = self._read()
+        pointer = self.folder / LATEST
+        self.state = self.folder / pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
+        found = self.state is not None and (self.state / "epoch.json").is_file()
+        self.saved = Epoch(**read_json(self.state / "epoch.json")) if found else None
 
     @classmethod
     def of(
@@ -102,27 +115,10 @@ class Resume:
                 shutil.rmtree(other, ignore_errors=True)
         return resume
 
-    def _read(self) -> Epoch | None:
-        pointer = self.folder / LATEST
-        if not pointer.is_file():
-            return None
-        state = self.folder / pointer.read_text(encoding="utf-8").strip()
-        return Epoch(**read_json(state / "epoch.json")) if state.is_dir() else None
-
-    @property
-    def state(self) -> Path:
-        return self.folder / (self.folder / LATEST).read_text(encoding="utf-8").strip()
-
     def live(self, live_dir: str | Path) -> Live:
         """DVCLive for the stage: with a saved epoch, its curves so far are put back and continued."""
-        if self.saved is not None:
-            for name in LIVE_FILES:
-                source, target = self.state / "live" / name, Path(live_dir) / name
-                if source.is_dir():
-                    shutil.copytree(source, target, dirs_exist_ok=True)
-                elif source.is_file():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, target)
+        if self.state is not None and self.saved is not None:
+            _copy_live(self.state / "live", Path(live_dir))
         live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=self.saved is not None)
         if self.saved is not None:  # DVCLive reads back step 0 as "nothing logged": say where it is
             live.step = self.saved.epoch
@@ -166,10 +162,9 @@ class SaveEpochs(keras.callbacks.Callback):
         self.resume, self.where, self.keep, self.plateau, self.live = resume, where, keep, plateau, live
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        saved = self.resume.saved
-        if saved is None or saved.phase != self.where.phase:
+        saved, state = self.resume.saved, self.resume.state
+        if saved is None or state is None or saved.phase != self.where.phase:
             return
-        state = self.resume.state
         for variable, value in zip(self.model.variables, _load_arrays(state / "model.npz"), strict=True):
             variable.assign(value)
         optimizer = self.model.optimizer
@@ -201,13 +196,7 @@ class SaveEpochs(keras.callbacks.Callback):
         if self.plateau is not None:
             plateau = {name: _plain(getattr(self.plateau, name)) for name in PLATEAU}
         if self.live is not None:
-            for name in LIVE_FILES:
-                source = Path(self.live.dir) / name
-                if source.is_dir():
-                    shutil.copytree(source, state / "live" / name)
-                elif source.is_file():
-                    (state / "live").mkdir(exist_ok=True)
-                    shutil.copy2(source, state / "live" / name)
+            _copy_live(Path(self.live.dir), state / "live")
         where = Epoch(
             **{
                 **asdict(self.where),
