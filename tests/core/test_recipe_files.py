@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from project import ROOT
+from project import ROOT, copy_project, tool_env
 
 from emotion_pipeline.core.params import ParamsError, check_params, read_yaml
 from emotion_pipeline.core.recipes import compose, recipe_names
@@ -119,3 +119,24 @@ def test_every_result_names_its_recipe_command_and_commit() -> None:
         assert result["recipe"] == path.parent.name in RECIPES
         assert result["command"] == f"dvc exp run -S recipe={result['recipe']}"
         assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", result["commit"]) and result["minutes"] > 0
+
+
+@pytest.mark.slow
+def test_dvc_refuses_an_unknown_recipe_in_one_line_that_lists_the_recipes(tmp_path: Path) -> None:
+    """`dvc exp run -S recipe=nope` fails before any stage, with our line (conf/hydra_plugins/) where
+    Hydra would print each recipe on a line and its search path; DVC adds its own help line."""
+    project = copy_project(tmp_path)
+    done = subprocess.run(
+        ["dvc", "exp", "run", "-S", "recipe=nope"],
+        cwd=project,
+        env=tool_env(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 2, lines
+    refused = f"unknown recipe 'nope': the recipes are {', '.join(RECIPES)}"
+    assert lines[0] == f"ERROR: unexpected error - {refused}"
+    assert lines[1].startswith("Having any troubles?")  # DVC's, after any error it did not expect
+    assert (project / "params.yaml").read_bytes() == (ROOT / "params.yaml").read_bytes()  # nothing written
