@@ -108,7 +108,9 @@ def fer_base_layout(model: Path) -> tuple[int, bool, float]:
 
 def scores(model_path: Path, paths: list[str], labels: list[str]) -> tuple[float, float]:
     """Accuracy and macro-F1 of a saved classifier on images that are faces already (no detection:
-    each image is the face), over the classes it answers; images of other classes are left out."""
+    each image is the face), over the classes it answers; images of other classes are left out. A
+    model answering more classes than the labels name (seven emotions, scored on angry, happy and sad)
+    answers among the labels' classes: the argmax over those columns."""
     from emotion_pipeline.model.metrics import classification_metrics
     from emotion_pipeline.model.network import load_classifier
 
@@ -121,7 +123,9 @@ def scores(model_path: Path, paths: list[str], labels: list[str]) -> tuple[float
     ]
     pixels = np.stack([load_image(path, size) for path, _ in kept])
     probabilities = model.predict(pixels, batch_size=64, verbose=0)
-    found = classification_metrics([label for _, label in kept], probabilities, classes)
+    asked = [name for name in classes if name in {label for _, label in kept}]
+    columns = [classes.index(name) for name in asked]
+    found = classification_metrics([label for _, label in kept], probabilities[:, columns], asked)
     return found["accuracy"], found["macro_f1"]
 
 
@@ -212,8 +216,10 @@ def crossval(
                 run_faces = ["-S", f"seed={seed}", "-S", "faces.detect=true"]
                 timed(project, "dvc", "exp", "run", *common, *run_faces, "faces")
                 print(f"{name} (seed {seed}): {untrained_on_photos(project, fer_model, folds, seed)}")
-            if heldout:
-                accuracy, f1 = scores(fer_model, *heldout)
+            if heldout:  # over the photos' classes, as the photo models are scored there
+                asked = {label.lower() for label in read_split(project / "data/faces/train.csv")[1]}
+                kept = [(path, label) for path, label in zip(*heldout, strict=True) if label.lower() in asked]
+                accuracy, f1 = scores(fer_model, [path for path, _ in kept], [label for _, label in kept])
                 print(f"{name}, held-out faces: accuracy {accuracy:.3f}, macro-F1 {f1:.3f}")
 
 
