@@ -8,8 +8,8 @@ so the schedule continues), the best epoch kept so far and the curves DVCLive dr
 covers the params, the training and validation images (path, label, size, modification time) and the
 base weights' bytes, so a run with anything changed starts afresh. The next run of the stage finds
 the state and goes on: it shuffles the images as the interrupted process would have (each epoch's
-order is the next draw of the dataset's seeded shuffle), so it ends with the same weights, to the bit,
-as a run that was never stopped. The folder is removed once the model is saved.
+order is the next draw of the dataset's seeded shuffle), so on the same machine it ends with the same
+weights, to the bit, as a run that was never stopped. The folder is removed once the model is saved.
 """
 
 from __future__ import annotations
