@@ -86,8 +86,8 @@ def _copy_live(source: Path, target: Path) -> None:
 
 
 class Resume:
-    """One training's resume folder: the epoch it holds (if any), the callback that writes it after
-    each epoch, and what puts it back into a fresh process."""
+    """One training's resume folder: the epoch it holds (if any), read once; `SaveEpochs` writes it
+    after each epoch and puts it back into a fresh process."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -123,16 +123,6 @@ class Resume:
         if self.saved is not None:  # DVCLive reads back step 0 as "nothing logged": say where it is
             live.step = self.saved.epoch
         return live
-
-    def checkpoint(
-        self,
-        where: Epoch,
-        keep: keras.callbacks.EarlyStopping | None,
-        plateau: keras.callbacks.ReduceLROnPlateau | None,
-        live: Live | None,
-    ) -> SaveEpochs:
-        """The callback of a phase that saves each finished epoch (`where` tells the phase's place)."""
-        return SaveEpochs(self, where, keep, plateau, live)
 
     def finish(self) -> None:
         """The training's model is saved: nothing is left to resume (nor `.resume/`, if it is empty)."""

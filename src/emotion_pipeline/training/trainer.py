@@ -22,7 +22,7 @@ from emotion_pipeline.model.network import assemble, build_head, build_vgg16
 from emotion_pipeline.model.views import build_augmentation
 from emotion_pipeline.training.batches import EpochViews
 from emotion_pipeline.training.callbacks import PLATEAU_FACTOR, PLATEAU_PATIENCE, KeepBest, LiveMetrics
-from emotion_pipeline.training.resume import Epoch, Resume
+from emotion_pipeline.training.resume import Epoch, Resume, SaveEpochs
 
 
 def class_weights(labels: Sequence[str], classes: Sequence[str]) -> dict[int, float]:
@@ -190,7 +190,7 @@ class Trainer:
         callbacks, keep, plateau = self.callbacks(validation is not None, epochs)
         if self.resume is not None and shuffled:  # images through the network: epochs worth saving
             where = Epoch(self.phase, self.epoch, self.epoch, before)
-            callbacks.append(self.resume.checkpoint(where, keep, plateau, self.live))
+            callbacks.append(SaveEpochs(self.resume, where, keep, plateau, self.live))
         history = model.fit(
             x,
             y,
